@@ -1,0 +1,16 @@
+use sea_orm::entity::prelude::*;
+
+/// The permission groups that may be given with an activity (R9).
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "activity_allowed_group")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub activity_id: i64,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub permission_group_id: i64,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
