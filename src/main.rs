@@ -1,1 +1,178 @@
-fn main() {}
+//! The `verband` command: serve (default), migrate, schema, bootstrap, seed.
+use clap::{Args, Parser, Subcommand};
+use std::process::ExitCode;
+use std::time::Instant;
+use verband::auth::password::PasswordHasher;
+use verband::config::{LogFormat, Settings};
+use verband::domain::bootstrap::{self, AdminInput};
+use verband::domain::seed;
+use verband::{App, db, graphql};
+
+#[derive(Parser)]
+#[command(
+    name = "verband",
+    version,
+    about = "GraphQL membership administration for hierarchical associations"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API (the default).
+    Serve,
+    /// Apply pending database migrations.
+    Migrate,
+    /// Print the GraphQL schema (SDL).
+    Schema,
+    /// Create the root unit (if missing) and a first administrator.
+    Bootstrap {
+        #[arg(long)]
+        username: String,
+        /// Or set VERBAND_BOOTSTRAP_PASSWORD to keep it out of the process list.
+        #[arg(long, env = "VERBAND_BOOTSTRAP_PASSWORD", hide_env_values = true)]
+        password: String,
+        /// Name of the root unit, when it is created.
+        #[arg(long, default_value = "Bundesverband")]
+        root_name: String,
+    },
+    /// Load demo or synthetic data into an empty database.
+    Seed(SeedArgs),
+}
+
+#[derive(Args)]
+#[group(required = true, multiple = false)]
+struct SeedKind {
+    /// The demo federation with one login per role (see README).
+    #[arg(long)]
+    demo: bool,
+    /// A deterministic federation of any size, for load tests.
+    #[arg(long)]
+    synthetic: bool,
+}
+
+#[derive(Args)]
+struct SeedArgs {
+    #[command(flatten)]
+    kind: SeedKind,
+    #[arg(long, default_value_t = 10_000, requires = "synthetic")]
+    members: u64,
+    #[arg(long, default_value_t = 500, requires = "synthetic")]
+    units: u64,
+    #[arg(long, default_value_t = 1, requires = "synthetic")]
+    seed: u64,
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("VERBAND_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("info,sqlx=warn,sea_orm=warn,sea_orm_migration=warn")
+    });
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(Command::Schema) = cli.command {
+        print!("{}", graphql::sdl());
+        return ExitCode::SUCCESS;
+    }
+    let settings = match Settings::load() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_tracing(settings.log_format);
+    match run(cli.command.unwrap_or(Command::Serve), settings).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
+    match command {
+        Command::Serve => {
+            let app = App::build(settings).await?;
+            println!(
+                "verband listening on http://{}/ (GraphiQL), POST /graphql",
+                app.local_addr()
+            );
+            app.run().await?;
+        }
+        Command::Migrate => {
+            let conn = db::connect(&settings).await?;
+            db::migrate(&conn).await?;
+            tracing::info!("migrations applied");
+        }
+        Command::Schema => print!("{}", graphql::sdl()),
+        Command::Bootstrap {
+            username,
+            password,
+            root_name,
+        } => {
+            let conn = db::connect(&settings).await?;
+            db::migrate(&conn).await?;
+            let hasher = PasswordHasher::new(settings.password)?;
+            let done = bootstrap::bootstrap(
+                &conn,
+                &hasher,
+                settings.clock,
+                AdminInput {
+                    username: &username,
+                    password: &password,
+                },
+                &root_name,
+            )
+            .await?;
+            println!(
+                "administrator {username:?} created (user {}); root unit {} {}",
+                done.user_id,
+                done.root_unit_id,
+                if done.created_root {
+                    "created"
+                } else {
+                    "already existed"
+                }
+            );
+        }
+        Command::Seed(args) => {
+            let conn = db::connect(&settings).await?;
+            db::migrate(&conn).await?;
+            let hasher = PasswordHasher::new(settings.password)?;
+            let started = Instant::now();
+            if args.kind.demo {
+                seed::demo::seed(&conn, &hasher, settings.clock).await?;
+                println!("demo data loaded in {:.1?}", started.elapsed());
+            } else {
+                let spec = seed::synthetic::SyntheticSpec {
+                    members: args.members,
+                    units: args.units,
+                    seed: args.seed,
+                };
+                let report = seed::synthetic::seed(&conn, &hasher, spec).await?;
+                println!(
+                    "synthetic data loaded in {:.1?}: {} units, {} members, {} assignments, {} users",
+                    started.elapsed(),
+                    report.units,
+                    report.members,
+                    report.assignments,
+                    report.users
+                );
+            }
+        }
+    }
+    Ok(())
+}

@@ -36,7 +36,11 @@ pub struct Model {
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {
-    #[sea_orm(belongs_to = "super::org_unit::Entity", from = "Column::HomeUnitId", to = "super::org_unit::Column::Id")]
+    #[sea_orm(
+        belongs_to = "super::org_unit::Entity",
+        from = "Column::HomeUnitId",
+        to = "super::org_unit::Column::Id"
+    )]
     HomeUnit,
 }
 

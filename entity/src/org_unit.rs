@@ -25,7 +25,11 @@ pub struct Model {
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {
-    #[sea_orm(belongs_to = "super::level::Entity", from = "Column::LevelId", to = "super::level::Column::Id")]
+    #[sea_orm(
+        belongs_to = "super::level::Entity",
+        from = "Column::LevelId",
+        to = "super::level::Column::Id"
+    )]
     Level,
     #[sea_orm(belongs_to = "Entity", from = "Column::ParentId", to = "Column::Id")]
     Parent,
@@ -46,7 +50,9 @@ pub fn child_path(parent_path: &str, id: i64) -> String {
 
 /// The ids on a path, root first: `/1/4/12/` → `[1, 4, 12]`.
 pub fn path_ids(path: &str) -> impl Iterator<Item = i64> + '_ {
-    path.split('/').filter(|s| !s.is_empty()).filter_map(|s| s.parse().ok())
+    path.split('/')
+        .filter(|s| !s.is_empty())
+        .filter_map(|s| s.parse().ok())
 }
 
 /// The exclusive upper bound of the subtree range of `path`: every path that starts

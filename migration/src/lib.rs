@@ -29,11 +29,17 @@ impl MigratorTrait for Migrator {
 
 /// Timestamps are stored with time zone on PostgreSQL and as ISO text on SQLite.
 pub(crate) fn ts<T: IntoIden>(name: T) -> ColumnDef {
-    ColumnDef::new(name).timestamp_with_time_zone().not_null().take()
+    ColumnDef::new(name)
+        .timestamp_with_time_zone()
+        .not_null()
+        .take()
 }
 
 pub(crate) fn ts_null<T: IntoIden>(name: T) -> ColumnDef {
-    ColumnDef::new(name).timestamp_with_time_zone().null().take()
+    ColumnDef::new(name)
+        .timestamp_with_time_zone()
+        .null()
+        .take()
 }
 
 /// Short enumerated status values stored as text (portable across both backends).
@@ -51,7 +57,11 @@ pub(crate) fn fk(
     let from_col = from_col.into_iden();
     let to_table = to_table.into_iden();
     ForeignKey::create()
-        .name(format!("fk_{}_{}", from_table.to_string(), from_col.to_string()))
+        .name(format!(
+            "fk_{}_{}",
+            from_table.to_string(),
+            from_col.to_string()
+        ))
         .from(from_table, from_col)
         .to(to_table, "id")
         .on_delete(on_delete)

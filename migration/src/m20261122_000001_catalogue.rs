@@ -36,11 +36,7 @@ impl MigrationTrait for Migration {
                 .table("permission_group_permission")
                 .col(big_integer("permission_group_id"))
                 .col(string_len("permission", 64))
-                .primary_key(
-                    Index::create()
-                        .col("permission_group_id")
-                        .col("permission"),
-                )
+                .primary_key(Index::create().col("permission_group_id").col("permission"))
                 .foreign_key(&mut fk(
                     "permission_group_permission",
                     "permission_group_id",
@@ -56,7 +52,12 @@ impl MigrationTrait for Migration {
                 .col(big_pk_auto("id"))
                 .col(string("name"))
                 .col(big_integer("level_id"))
-                .foreign_key(&mut fk("activity", "level_id", "level", ForeignKeyAction::Restrict))
+                .foreign_key(&mut fk(
+                    "activity",
+                    "level_id",
+                    "level",
+                    ForeignKeyAction::Restrict,
+                ))
                 .take(),
         )
         .await?;
@@ -71,7 +72,11 @@ impl MigrationTrait for Migration {
                 .table("activity_allowed_group")
                 .col(big_integer("activity_id"))
                 .col(big_integer("permission_group_id"))
-                .primary_key(Index::create().col("activity_id").col("permission_group_id"))
+                .primary_key(
+                    Index::create()
+                        .col("activity_id")
+                        .col("permission_group_id"),
+                )
                 .foreign_key(&mut fk(
                     "activity_allowed_group",
                     "activity_id",

@@ -33,13 +33,27 @@ impl MigrationTrait for Migration {
                 .col(integer("depth"))
                 .col(ts("created_at"))
                 .col(ts("updated_at"))
-                .foreign_key(&mut fk("org_unit", "parent_id", "org_unit", ForeignKeyAction::Restrict))
-                .foreign_key(&mut fk("org_unit", "level_id", "level", ForeignKeyAction::Restrict))
+                .foreign_key(&mut fk(
+                    "org_unit",
+                    "parent_id",
+                    "org_unit",
+                    ForeignKeyAction::Restrict,
+                ))
+                .foreign_key(&mut fk(
+                    "org_unit",
+                    "level_id",
+                    "level",
+                    ForeignKeyAction::Restrict,
+                ))
                 .take(),
         )
         .await?;
-        m.create_index(index("org_unit", "ux_org_unit_path", &["path"]).unique().take())
-            .await?;
+        m.create_index(
+            index("org_unit", "ux_org_unit_path", &["path"])
+                .unique()
+                .take(),
+        )
+        .await?;
         m.create_index(index("org_unit", "ix_org_unit_parent", &["parent_id"]))
             .await?;
         m.create_index(index("org_unit", "ix_org_unit_visibility", &["visibility"]))

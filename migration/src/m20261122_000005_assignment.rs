@@ -23,9 +23,24 @@ impl MigrationTrait for Migration {
                 .col(big_integer_null("created_by"))
                 .col(ts("created_at"))
                 .col(ts("updated_at"))
-                .foreign_key(&mut fk("assignment", "member_id", "member", ForeignKeyAction::Cascade))
-                .foreign_key(&mut fk("assignment", "activity_id", "activity", ForeignKeyAction::Restrict))
-                .foreign_key(&mut fk("assignment", "org_unit_id", "org_unit", ForeignKeyAction::Restrict))
+                .foreign_key(&mut fk(
+                    "assignment",
+                    "member_id",
+                    "member",
+                    ForeignKeyAction::Cascade,
+                ))
+                .foreign_key(&mut fk(
+                    "assignment",
+                    "activity_id",
+                    "activity",
+                    ForeignKeyAction::Restrict,
+                ))
+                .foreign_key(&mut fk(
+                    "assignment",
+                    "org_unit_id",
+                    "org_unit",
+                    ForeignKeyAction::Restrict,
+                ))
                 .foreign_key(&mut fk(
                     "assignment",
                     "level_group_id",

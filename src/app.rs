@@ -1,0 +1,119 @@
+//! `App::build(settings)`: connect, migrate, load the demo into an empty database if
+//! configured, bind the listener (port 0 in tests), and serve until SIGTERM/Ctrl-C.
+use crate::auth::password::{PasswordError, PasswordHasher};
+use crate::config::Settings;
+use crate::domain::{DomainError, seed};
+use crate::http::{self, AppState};
+use crate::{db, graphql};
+use entity::org_unit;
+use sea_orm::{DatabaseConnection, DbErr, EntityTrait, PaginatorTrait};
+use std::future::Future;
+use std::net::SocketAddr;
+use tokio::net::TcpListener;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("database: {0}")]
+    Db(#[from] DbErr),
+    #[error("loading demo data: {0}")]
+    Seed(#[from] DomainError),
+    #[error("password hashing: {0}")]
+    Password(#[from] PasswordError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("server: {0}")]
+    Serve(std::io::Error),
+}
+
+pub struct App {
+    listener: TcpListener,
+    router: axum::Router,
+    db: DatabaseConnection,
+    local_addr: SocketAddr,
+}
+
+impl App {
+    pub async fn build(settings: Settings) -> Result<Self, AppError> {
+        let db = db::connect(&settings).await?;
+        db::migrate(&db).await?;
+        if settings.demo_data && org_unit::Entity::find().count(&db).await? == 0 {
+            tracing::info!("empty database: loading the demo data");
+            let hasher = PasswordHasher::new(settings.password)?;
+            seed::demo::seed(&db, &hasher, settings.clock).await?;
+        }
+        let schema = graphql::schema_builder(&settings).data(db.clone()).finish();
+        let state = AppState {
+            schema,
+            db: db.clone(),
+            clock: settings.clock,
+        };
+        let router = http::router(state, &settings);
+        let listener =
+            TcpListener::bind(settings.listen)
+                .await
+                .map_err(|source| AppError::Bind {
+                    addr: settings.listen,
+                    source,
+                })?;
+        let local_addr = listener.local_addr().map_err(AppError::Serve)?;
+        Ok(Self {
+            listener,
+            router,
+            db,
+            local_addr,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Serves until SIGTERM or Ctrl-C, then lets running requests finish.
+    pub async fn run(self) -> Result<(), AppError> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), AppError> {
+        tracing::info!(addr = %self.local_addr, "serving");
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .map_err(AppError::Serve)?;
+        self.db.close().await?;
+        Ok(())
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,335 @@
+//! Configuration: defaults, then an optional TOML file, then `VERBAND_*` environment
+//! variables (each later source wins). Secrets are never logged: `Debug` of
+//! `Settings` redacts the database URL's password.
+use crate::clock::Clock;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("invalid value for {key}: {message}")]
+    Invalid { key: &'static str, message: String },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// argon2id cost parameters (OWASP's minimum by default).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PasswordParams {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+impl Default for PasswordParams {
+    fn default() -> Self {
+        Self {
+            memory_kib: 19_456,
+            iterations: 2,
+            parallelism: 1,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Settings {
+    pub database_url: String,
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    /// Load the demo data into an empty database at start.
+    pub demo_data: bool,
+    pub db_max_connections: u32,
+    pub max_body_bytes: usize,
+    pub max_query_depth: usize,
+    pub max_query_complexity: usize,
+    pub log_format: LogFormat,
+    pub password: PasswordParams,
+    /// Not configurable from outside: tests fix the date here.
+    pub clock: Clock,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("database_url", &redact_url(&self.database_url))
+            .field("data_dir", &self.data_dir)
+            .field("listen", &self.listen)
+            .field("demo_data", &self.demo_data)
+            .field("db_max_connections", &self.db_max_connections)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("log_format", &self.log_format)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    match rest.split_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+/// The TOML file: every key optional, same names as the environment variables
+/// without the `VERBAND_` prefix, in lower case.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    database_url: Option<String>,
+    data_dir: Option<PathBuf>,
+    listen: Option<SocketAddr>,
+    demo_data: Option<bool>,
+    db_max_connections: Option<u32>,
+    max_body_bytes: Option<usize>,
+    max_query_depth: Option<usize>,
+    max_query_complexity: Option<usize>,
+    log_format: Option<LogFormat>,
+    password_memory_kib: Option<u32>,
+    password_iterations: Option<u32>,
+    password_parallelism: Option<u32>,
+}
+
+impl Settings {
+    /// Settings for the embedded SQLite database in `data_dir`.
+    pub fn sqlite_in(data_dir: &Path) -> Self {
+        Self {
+            database_url: sqlite_url(data_dir),
+            data_dir: data_dir.to_path_buf(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            demo_data: true,
+            db_max_connections: 10,
+            max_body_bytes: 1024 * 1024,
+            max_query_depth: 12,
+            max_query_complexity: 5_000,
+            log_format: LogFormat::Text,
+            password: PasswordParams::default(),
+            clock: Clock::System,
+        }
+    }
+
+    /// Defaults, then the TOML file (`VERBAND_CONFIG`, else `./verband.toml` if it
+    /// exists), then the environment.
+    pub fn load() -> Result<Self, ConfigError> {
+        let env = |key: &str| std::env::var(key).ok().filter(|v| !v.is_empty());
+        let file_path = env("VERBAND_CONFIG").map(PathBuf::from).or_else(|| {
+            let p = PathBuf::from("verband.toml");
+            p.exists().then_some(p)
+        });
+        let file = match file_path {
+            Some(path) => {
+                let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+                    path: path.clone(),
+                    source,
+                })?;
+                toml::from_str::<FileConfig>(&text).map_err(|e| ConfigError::Parse {
+                    path,
+                    message: e.message().to_owned(),
+                })?
+            }
+            None => FileConfig::default(),
+        };
+        Self::from_sources(file, env)
+    }
+
+    fn from_sources(
+        file: FileConfig,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        fn parse<T: std::str::FromStr>(
+            key: &'static str,
+            value: Option<String>,
+        ) -> Result<Option<T>, ConfigError>
+        where
+            T::Err: std::fmt::Display,
+        {
+            value
+                .map(|v| {
+                    v.parse::<T>().map_err(|e| ConfigError::Invalid {
+                        key,
+                        message: e.to_string(),
+                    })
+                })
+                .transpose()
+        }
+
+        let data_dir = env("VERBAND_DATA_DIR")
+            .map(PathBuf::from)
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("data"));
+        let mut s = Self::sqlite_in(&data_dir);
+        let explicit_url = env("VERBAND_DATABASE_URL").or(file.database_url);
+        // The demo is for the embedded default; a configured database starts empty
+        // unless asked.
+        s.demo_data = explicit_url.is_none();
+        if let Some(url) = explicit_url {
+            s.database_url = url;
+        }
+        if let Some(v) = parse("VERBAND_LISTEN", env("VERBAND_LISTEN"))?.or(file.listen) {
+            s.listen = v;
+        }
+        if let Some(v) = parse("VERBAND_DEMO_DATA", env("VERBAND_DEMO_DATA"))?.or(file.demo_data) {
+            s.demo_data = v;
+        }
+        if let Some(v) = parse(
+            "VERBAND_DB_MAX_CONNECTIONS",
+            env("VERBAND_DB_MAX_CONNECTIONS"),
+        )?
+        .or(file.db_max_connections)
+        {
+            s.db_max_connections = v.max(1);
+        }
+        if let Some(v) =
+            parse("VERBAND_MAX_BODY_BYTES", env("VERBAND_MAX_BODY_BYTES"))?.or(file.max_body_bytes)
+        {
+            s.max_body_bytes = v;
+        }
+        if let Some(v) = parse("VERBAND_MAX_QUERY_DEPTH", env("VERBAND_MAX_QUERY_DEPTH"))?
+            .or(file.max_query_depth)
+        {
+            s.max_query_depth = v;
+        }
+        if let Some(v) = parse(
+            "VERBAND_MAX_QUERY_COMPLEXITY",
+            env("VERBAND_MAX_QUERY_COMPLEXITY"),
+        )?
+        .or(file.max_query_complexity)
+        {
+            s.max_query_complexity = v;
+        }
+        if let Some(v) = env("VERBAND_LOG_FORMAT") {
+            s.log_format = match v.as_str() {
+                "text" => LogFormat::Text,
+                "json" => LogFormat::Json,
+                other => {
+                    return Err(ConfigError::Invalid {
+                        key: "VERBAND_LOG_FORMAT",
+                        message: format!("expected text or json, got {other:?}"),
+                    });
+                }
+            };
+        } else if let Some(v) = file.log_format {
+            s.log_format = v;
+        }
+        if let Some(v) = parse(
+            "VERBAND_PASSWORD_MEMORY_KIB",
+            env("VERBAND_PASSWORD_MEMORY_KIB"),
+        )?
+        .or(file.password_memory_kib)
+        {
+            s.password.memory_kib = v;
+        }
+        if let Some(v) = parse(
+            "VERBAND_PASSWORD_ITERATIONS",
+            env("VERBAND_PASSWORD_ITERATIONS"),
+        )?
+        .or(file.password_iterations)
+        {
+            s.password.iterations = v;
+        }
+        if let Some(v) = parse(
+            "VERBAND_PASSWORD_PARALLELISM",
+            env("VERBAND_PASSWORD_PARALLELISM"),
+        )?
+        .or(file.password_parallelism)
+        {
+            s.password.parallelism = v;
+        }
+        Ok(s)
+    }
+}
+
+pub fn sqlite_url(data_dir: &Path) -> String {
+    format!(
+        "sqlite://{}?mode=rwc",
+        data_dir.join("verband.db").display()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn from(vars: &[(&str, &str)], file: &str) -> Result<Settings, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let file: FileConfig = toml::from_str(file).expect("toml");
+        Settings::from_sources(file, |k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_use_embedded_sqlite_with_demo_data() {
+        let s = from(&[], "").expect("settings");
+        assert!(s.database_url.starts_with("sqlite://data/verband.db"));
+        assert!(s.demo_data);
+        assert_eq!(s.listen.port(), 8080);
+    }
+
+    #[test]
+    fn a_configured_database_gets_no_demo_data_unless_asked() {
+        let s = from(&[("VERBAND_DATABASE_URL", "postgres://u:p@h/db")], "").expect("settings");
+        assert!(!s.demo_data);
+        let s = from(
+            &[
+                ("VERBAND_DATABASE_URL", "postgres://h/db"),
+                ("VERBAND_DEMO_DATA", "true"),
+            ],
+            "",
+        )
+        .expect("settings");
+        assert!(s.demo_data);
+    }
+
+    #[test]
+    fn environment_wins_over_file() {
+        let s = from(
+            &[("VERBAND_LISTEN", "0.0.0.0:9000")],
+            "listen = \"127.0.0.1:7000\"\nmax_body_bytes = 10",
+        )
+        .expect("settings");
+        assert_eq!(s.listen.port(), 9000);
+        assert_eq!(s.max_body_bytes, 10);
+    }
+
+    #[test]
+    fn invalid_values_name_the_key() {
+        let err = from(&[("VERBAND_LISTEN", "nope")], "")
+            .err()
+            .expect("error");
+        assert!(err.to_string().contains("VERBAND_LISTEN"));
+        assert!(toml::from_str::<FileConfig>("no_such_key = 1").is_err());
+    }
+
+    #[test]
+    fn debug_output_hides_the_database_password() {
+        let s = from(
+            &[("VERBAND_DATABASE_URL", "postgres://app:s3cret@db/verband")],
+            "",
+        )
+        .expect("settings");
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("s3cret"));
+        assert!(shown.contains("app:***@db"));
+    }
+}

@@ -1,0 +1,100 @@
+//! The one place where errors become GraphQL errors with `extensions.code`.
+//! Internal details (SQL, stack) are logged with the request id, never returned.
+use crate::domain::DomainError;
+use async_graphql::ErrorExtensions;
+use sea_orm::DbErr;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{field}: {message}")]
+    BadUserInput { field: String, message: String },
+    #[error("authentication required")]
+    Unauthenticated,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("not found")]
+    NotFound,
+    #[error("{0}")]
+    Conflict(String),
+    #[error("internal error")]
+    Internal,
+}
+
+impl ApiError {
+    pub fn bad_input(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::BadUserInput {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::BadUserInput { .. } => "BAD_USER_INPUT",
+            Self::Unauthenticated => "UNAUTHENTICATED",
+            Self::Forbidden(_) => "FORBIDDEN",
+            Self::NotFound => "NOT_FOUND",
+            Self::Conflict(_) => "CONFLICT",
+            Self::Internal => "INTERNAL",
+        }
+    }
+}
+
+impl ErrorExtensions for ApiError {
+    fn extend(&self) -> async_graphql::Error {
+        async_graphql::Error::new(self.to_string()).extend_with(|_, e| {
+            e.set("code", self.code());
+            if let Self::BadUserInput { field, .. } = self {
+                e.set("field", field.as_str());
+            }
+        })
+    }
+}
+
+impl From<DomainError> for ApiError {
+    fn from(e: DomainError) -> Self {
+        match e {
+            DomainError::BadInput { field, message } => Self::bad_input(field, message),
+            DomainError::Conflict(m) => Self::Conflict(m),
+            DomainError::NotFound => Self::NotFound,
+            DomainError::Forbidden(m) => Self::Forbidden(m),
+            DomainError::Db(e) => Self::from(e),
+            DomainError::Internal(m) => {
+                tracing::error!(error = %m, "internal error");
+                Self::Internal
+            }
+        }
+    }
+}
+
+impl From<DbErr> for ApiError {
+    fn from(e: DbErr) -> Self {
+        tracing::error!(error = %e, "database error");
+        Self::Internal
+    }
+}
+
+/// `?`-friendly conversion into a GraphQL error with its code.
+pub fn gql(e: impl Into<ApiError>) -> async_graphql::Error {
+    e.into().extend()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_errors_do_not_leak() {
+        let e = gql(DbErr::Custom("SELECT secret FROM app_user".into()));
+        assert_eq!(e.message, "internal error");
+        let shown = format!("{:?}", e.extensions);
+        assert!(shown.contains("INTERNAL") && !shown.contains("secret"));
+    }
+
+    #[test]
+    fn bad_input_names_the_field() {
+        let e = gql(ApiError::bad_input("first", "must be between 0 and 500"));
+        let shown = format!("{:?}", e.extensions);
+        assert!(shown.contains("BAD_USER_INPUT") && shown.contains("first"));
+    }
+}

@@ -1,0 +1,99 @@
+//! The GraphQL API: schema root, one module per domain type, loaders. Resolvers are
+//! thin: they ask `authz` and read through `loaders` or one SQL statement per list.
+pub mod connection;
+pub mod error;
+pub mod id;
+pub mod loaders;
+pub mod org_unit;
+
+use crate::auth::Caller;
+use crate::config::Settings;
+use async_graphql::{
+    Context, EmptyMutation, EmptySubscription, ID, Interface, Object, Schema, SchemaBuilder,
+};
+use chrono::NaiveDate;
+use sea_orm::DatabaseConnection;
+
+pub type VerbandSchema = Schema<Query, EmptyMutation, EmptySubscription>;
+
+/// Per-request data: who is calling and the day the rules are evaluated on.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    pub caller: Caller,
+    pub today: NaiveDate,
+    pub request_id: Option<String>,
+}
+
+pub(crate) fn request<'a>(ctx: &'a Context<'_>) -> &'a RequestContext {
+    // Every request executed by the HTTP layer carries one; a missing one would be
+    // a programming error, answered as anonymous (deny by default).
+    static ANONYMOUS: RequestContext = RequestContext {
+        caller: Caller::Anonymous,
+        today: NaiveDate::MIN,
+        request_id: None,
+    };
+    ctx.data_opt::<RequestContext>().unwrap_or(&ANONYMOUS)
+}
+
+pub(crate) fn db<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a DatabaseConnection> {
+    ctx.data::<DatabaseConnection>()
+}
+
+/// The schema without state, with the limits of the configuration; `verband schema`
+/// prints its SDL.
+pub fn schema_builder(
+    settings: &Settings,
+) -> SchemaBuilder<Query, EmptyMutation, EmptySubscription> {
+    Schema::build(Query, EmptyMutation, EmptySubscription)
+        .limit_depth(settings.max_query_depth)
+        .limit_complexity(settings.max_query_complexity)
+}
+
+pub fn sdl() -> String {
+    Schema::build(Query, EmptyMutation, EmptySubscription)
+        .finish()
+        .sdl()
+}
+
+/// Relay's object identification.
+#[derive(Interface)]
+#[graphql(field(name = "id", ty = "ID"))]
+pub enum Node {
+    OrgUnit(org_unit::OrgUnit),
+}
+
+pub struct Query;
+
+#[Object]
+impl Query {
+    /// Any object by its global id; null when it does not exist or is not visible.
+    async fn node(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Node>> {
+        match id::decode_any(&id, "id")? {
+            (id::Kind::OrgUnit, raw) => {
+                Ok(org_unit::find_visible(ctx, raw).await?.map(Node::OrgUnit))
+            }
+        }
+    }
+
+    /// One unit; null when it does not exist or is not visible to the caller (R14).
+    async fn org_unit(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<Option<org_unit::OrgUnit>> {
+        let raw = id::decode(&id, id::Kind::OrgUnit, "id")?;
+        org_unit::find_visible(ctx, raw).await
+    }
+
+    /// The units visible to the caller (R14), optionally the children of one unit,
+    /// in a stable order.
+    async fn org_units(
+        &self,
+        ctx: &Context<'_>,
+        parent_id: Option<ID>,
+        #[graphql(default = 50)] first: i32,
+        after: Option<String>,
+    ) -> async_graphql::Result<org_unit::OrgUnitConnection> {
+        org_unit::list(ctx, parent_id, first, after).await
+    }
+}

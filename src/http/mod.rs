@@ -1,0 +1,52 @@
+//! The HTTP surface: GraphQL (POST and GET), GraphiQL, health and readiness.
+pub mod graphql;
+pub mod health;
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::graphql::VerbandSchema;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, Request};
+use axum::routing::get;
+use sea_orm::DatabaseConnection;
+use std::time::Duration;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{
+    MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+#[derive(Clone)]
+pub struct AppState {
+    pub schema: VerbandSchema,
+    pub db: DatabaseConnection,
+    pub clock: Clock,
+}
+
+pub fn router(state: AppState, settings: &Settings) -> Router {
+    Router::new()
+        .route("/", get(graphql::graphiql))
+        .route("/graphql", get(graphql::handle).post(graphql::handle))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(settings.max_body_bytes))
+        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
+        // Logs carry the method, path, status and request id — no query text, no
+        // variables, no personal data.
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+            let request_id = req
+                .extensions()
+                .get::<RequestId>()
+                .and_then(|id| id.header_value().to_str().ok())
+                .unwrap_or("-");
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %request_id)
+        }))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(CatchPanicLayer::new())
+}
