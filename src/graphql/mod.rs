@@ -5,6 +5,7 @@ pub mod error;
 pub mod id;
 pub mod loaders;
 pub mod org_unit;
+pub mod scalars;
 
 use crate::auth::Caller;
 use crate::config::Settings;

@@ -3,10 +3,10 @@ use super::connection::{PageInfo, page_size};
 use super::error::{ApiError, gql};
 use super::id::{self, Kind};
 use super::loaders::Loaders;
+use super::scalars::Date;
 use super::{db, request};
 use crate::authz::units::{can_see_unit, visible_units};
 use async_graphql::{Context, Enum, ID, Object, SimpleObject};
-use chrono::NaiveDate;
 use entity::org_unit;
 use sea_orm::sea_query::Query;
 use sea_orm::{
@@ -87,8 +87,8 @@ impl OrgUnit {
     }
 
     /// The last day of the unit, if it is set to end.
-    async fn ends_on(&self) -> Option<NaiveDate> {
-        self.0.ends_on
+    async fn ends_on(&self) -> Option<Date> {
+        self.0.ends_on.map(Date)
     }
 
     /// Distance from the root (0 for the root).

@@ -2,6 +2,7 @@ use super::AppState;
 use crate::auth::Caller;
 use crate::graphql::RequestContext;
 use crate::graphql::loaders::Loaders;
+use async_graphql::ServerError;
 use async_graphql::http::GraphiQLSource;
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use axum::extract::State;
@@ -32,5 +33,33 @@ pub async fn handle(
         request_id,
     };
     let req = req.into_inner().data(context).data(Loaders::new(&state.db));
-    state.schema.execute(req).await.into()
+    let mut response = state.schema.execute(req).await;
+    label_errors(&mut response.errors);
+    response.into()
+}
+
+/// Every error carries `extensions.code`. Errors without a path were raised before
+/// execution (syntax, validation, depth and complexity limits): the request was bad.
+/// Errors in a field that carry no code are unexpected: INTERNAL, and logged.
+fn label_errors(errors: &mut [ServerError]) {
+    for error in errors {
+        let has_code = error
+            .extensions
+            .as_ref()
+            .is_some_and(|e| e.get("code").is_some());
+        if has_code {
+            continue;
+        }
+        let code = if error.path.is_empty() {
+            "BAD_USER_INPUT"
+        } else {
+            tracing::error!(message = %error.message, "unlabelled error in a resolver");
+            error.message = "internal error".to_owned();
+            "INTERNAL"
+        };
+        error
+            .extensions
+            .get_or_insert_with(Default::default)
+            .set("code", code);
+    }
 }

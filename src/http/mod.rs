@@ -6,12 +6,12 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::graphql::VerbandSchema;
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Request};
 use axum::routing::get;
 use sea_orm::DatabaseConnection;
 use std::time::Duration;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{
     MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
@@ -34,7 +34,9 @@ pub fn router(state: AppState, settings: &Settings) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .with_state(state)
-        .layer(DefaultBodyLimit::max(settings.max_body_bytes))
+        // Refuses large bodies with 413, from Content-Length before reading, or while
+        // streaming a chunked body.
+        .layer(RequestBodyLimitLayer::new(settings.max_body_bytes))
         .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
         // Logs carry the method, path, status and request id — no query text, no
         // variables, no personal data.

@@ -1,0 +1,7 @@
+//! Black-box tests: the real server on a random port, a fresh database per test.
+//! The backend is SQLite unless VERBAND_TEST_DATABASE_URL names a PostgreSQL server
+//! (e.g. postgres://postgres@127.0.0.1:5432/postgres); then each test gets its own
+//! database, created from a migrated template.
+mod common;
+mod foundation;
+mod seeds;
