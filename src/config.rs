@@ -314,9 +314,7 @@ mod tests {
 
     #[test]
     fn invalid_values_name_the_key() {
-        let err = from(&[("VERBAND_LISTEN", "nope")], "")
-            .err()
-            .expect("error");
+        let err = from(&[("VERBAND_LISTEN", "nope")], "").expect_err("error");
         assert!(err.to_string().contains("VERBAND_LISTEN"));
         assert!(toml::from_str::<FileConfig>("no_such_key = 1").is_err());
     }

@@ -57,11 +57,7 @@ pub(crate) fn fk(
     let from_col = from_col.into_iden();
     let to_table = to_table.into_iden();
     ForeignKey::create()
-        .name(format!(
-            "fk_{}_{}",
-            from_table.to_string(),
-            from_col.to_string()
-        ))
+        .name(format!("fk_{}_{}", from_table, from_col))
         .from(from_table, from_col)
         .to(to_table, "id")
         .on_delete(on_delete)

@@ -88,7 +88,7 @@ impl NextIds {
 async fn next_id<C: ConnectionTrait>(conn: &C, table: &'static str) -> Result<i64, DomainError> {
     let stmt = Query::select()
         .expr_as(
-            Func::coalesce([Expr::col("id").max(), Expr::val(0i64).into()]),
+            Func::coalesce([Expr::col("id").max(), Expr::val(0i64)]),
             "m",
         )
         .from(table)
