@@ -399,6 +399,16 @@ pub async fn seed(
             .map(|u| u.0)
             .ok_or_else(|| DomainError::Internal(format!("demo unit {name} missing")))
     };
+    // A persona lives where their home unit is.
+    let home_place: HashMap<i64, (&str, &str)> = stamm_units
+        .iter()
+        .map(|&(id, state, city)| (id, CITIES[state][city]))
+        .chain(
+            upper_units
+                .iter()
+                .map(|&(id, state)| (id, CITIES[state][0])),
+        )
+        .collect();
     for persona in PERSONAS {
         let member_id = match persona.member {
             Some((first, last, home)) => {
@@ -412,14 +422,13 @@ pub async fn seed(
                     },
                     birth_date: fake::date(generator.rng, 1965, 1998),
                 };
+                let home = unit(home)?;
+                let (city, postal_code) = home_place.get(&home).copied().unwrap_or(CITIES[0][0]);
                 let id = generator.push_member(
                     &mut rows,
                     number,
-                    unit(home)?,
-                    &Place {
-                        city: "München",
-                        postal_code: "80331",
-                    },
+                    home,
+                    &Place { city, postal_code },
                     &p,
                     MemberStatus::Active,
                 );
