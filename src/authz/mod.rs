@@ -1,7 +1,16 @@
-//! What a caller may do. This module grows the compiled grants of DESIGN.md
-//! section 4; for now it holds the permission vocabulary and unit visibility (R14)
-//! for callers without grants, deny by default.
+//! What a caller may do: DESIGN.md section 4. Facts about a user become effective
+//! lines (R5–R8); lines compile into per-request `Grants` (R1–R4, R7) that serve as
+//! SQL conditions for lists and O(depth) checks for rows and fields; the Casbin
+//! enforcer over the same lines is the reference they are proven against.
+pub mod catalogue;
+pub mod effective;
+pub mod enforcer;
+pub mod facts;
+pub mod grants;
 pub mod permission;
+#[cfg(test)]
+mod property_tests;
 pub mod units;
 
-pub use permission::Permission;
+pub use grants::Grants;
+pub use permission::{PermSet, Permission};

@@ -88,3 +88,87 @@ mod tests {
         assert!("member.fly".parse::<Permission>().is_err());
     }
 }
+
+/// A set of permissions as a bitmask: checking a field is one AND.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct PermSet(u32);
+
+impl PermSet {
+    pub const EMPTY: PermSet = PermSet(0);
+
+    pub const fn of(p: Permission) -> PermSet {
+        PermSet(1 << p as u32)
+    }
+
+    pub fn from_iter(ps: impl IntoIterator<Item = Permission>) -> PermSet {
+        ps.into_iter().fold(PermSet::EMPTY, |acc, p| acc.with(p))
+    }
+
+    pub const fn with(self, p: Permission) -> PermSet {
+        PermSet(self.0 | 1 << p as u32)
+    }
+
+    pub const fn union(self, other: PermSet) -> PermSet {
+        PermSet(self.0 | other.0)
+    }
+
+    pub const fn contains(self, p: Permission) -> bool {
+        self.0 & (1 << p as u32) != 0
+    }
+
+    pub const fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// Every permission of `self` is in `other`.
+    pub const fn is_subset_of(self, other: PermSet) -> bool {
+        self.0 & !other.0 == 0
+    }
+
+    pub const fn minus(self, other: PermSet) -> PermSet {
+        PermSet(self.0 & !other.0)
+    }
+
+    pub fn iter(self) -> impl Iterator<Item = Permission> {
+        Permission::ALL
+            .iter()
+            .copied()
+            .filter(move |p| self.contains(*p))
+    }
+
+    /// Only the permissions of one kind.
+    pub fn of_kind(self, kind: GroupKind) -> PermSet {
+        PermSet::from_iter(self.iter().filter(|p| p.kind() == kind))
+    }
+}
+
+impl std::ops::BitOrAssign for PermSet {
+    fn bitor_assign(&mut self, rhs: PermSet) {
+        self.0 |= rhs.0;
+    }
+}
+
+#[cfg(test)]
+mod set_tests {
+    use super::*;
+
+    #[test]
+    fn sets_hold_exactly_what_was_put_in() {
+        let s = PermSet::from_iter([Permission::MemberRead, Permission::BankRead]);
+        assert!(s.contains(Permission::MemberRead) && s.contains(Permission::BankRead));
+        assert!(!s.contains(Permission::PaymentRead));
+        assert_eq!(s.iter().count(), 2);
+        assert!(PermSet::of(Permission::BankRead).is_subset_of(s));
+        assert!(!s.is_subset_of(PermSet::of(Permission::BankRead)));
+        assert_eq!(
+            s.minus(PermSet::of(Permission::BankRead)),
+            PermSet::of(Permission::MemberRead)
+        );
+        assert_eq!(
+            PermSet::from_iter(Permission::ALL.iter().copied())
+                .iter()
+                .count(),
+            Permission::ALL.len()
+        );
+    }
+}
