@@ -1,6 +1,7 @@
 //! `App::build(settings)`: connect, migrate, load the demo into an empty database if
 //! configured, bind the listener (port 0 in tests), and serve until SIGTERM/Ctrl-C.
 use crate::auth::password::{PasswordError, PasswordHasher};
+use crate::authz::Authz;
 use crate::config::Settings;
 use crate::domain::{DomainError, seed};
 use crate::http::{self, AppState};
@@ -9,6 +10,7 @@ use entity::org_unit;
 use sea_orm::{DatabaseConnection, DbErr, EntityTrait, PaginatorTrait};
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use tokio::net::TcpListener;
 
 #[derive(Debug, thiserror::Error)]
@@ -20,10 +22,7 @@ pub enum AppError {
     #[error("password hashing: {0}")]
     Password(#[from] PasswordError),
     #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
+    Bind { addr: SocketAddr, source: std::io::Error },
     #[error("server: {0}")]
     Serve(std::io::Error),
 }
@@ -44,27 +43,15 @@ impl App {
             let hasher = PasswordHasher::new(settings.password)?;
             seed::demo::seed(&db, &hasher, settings.clock).await?;
         }
-        let schema = graphql::schema_builder(&settings).data(db.clone()).finish();
-        let state = AppState {
-            schema,
-            db: db.clone(),
-            clock: settings.clock,
-        };
+        let authz = Arc::new(Authz::new(db.clone()));
+        let schema = graphql::schema_builder(&settings).data(db.clone()).data(authz.clone()).finish();
+        let state = AppState { schema, db: db.clone(), authz, clock: settings.clock };
         let router = http::router(state, &settings);
-        let listener =
-            TcpListener::bind(settings.listen)
-                .await
-                .map_err(|source| AppError::Bind {
-                    addr: settings.listen,
-                    source,
-                })?;
+        let listener = TcpListener::bind(settings.listen)
+            .await
+            .map_err(|source| AppError::Bind { addr: settings.listen, source })?;
         let local_addr = listener.local_addr().map_err(AppError::Serve)?;
-        Ok(Self {
-            listener,
-            router,
-            db,
-            local_addr,
-        })
+        Ok(Self { listener, router, db, local_addr })
     }
 
     pub fn local_addr(&self) -> SocketAddr {

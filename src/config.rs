@@ -9,10 +9,7 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("invalid config file {path}: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("invalid value for {key}: {message}")]
@@ -36,11 +33,7 @@ pub struct PasswordParams {
 
 impl Default for PasswordParams {
     fn default() -> Self {
-        Self {
-            memory_kib: 19_456,
-            iterations: 2,
-            parallelism: 1,
-        }
+        Self { memory_kib: 19_456, iterations: 2, parallelism: 1 }
     }
 }
 
@@ -136,24 +129,17 @@ impl Settings {
         });
         let file = match file_path {
             Some(path) => {
-                let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
-                    path: path.clone(),
-                    source,
-                })?;
-                toml::from_str::<FileConfig>(&text).map_err(|e| ConfigError::Parse {
-                    path,
-                    message: e.message().to_owned(),
-                })?
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|source| ConfigError::Read { path: path.clone(), source })?;
+                toml::from_str::<FileConfig>(&text)
+                    .map_err(|e| ConfigError::Parse { path, message: e.message().to_owned() })?
             }
             None => FileConfig::default(),
         };
         Self::from_sources(file, env)
     }
 
-    fn from_sources(
-        file: FileConfig,
-        env: impl Fn(&str) -> Option<String>,
-    ) -> Result<Self, ConfigError> {
+    fn from_sources(file: FileConfig, env: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         fn parse<T: std::str::FromStr>(
             key: &'static str,
             value: Option<String>,
@@ -162,12 +148,7 @@ impl Settings {
             T::Err: std::fmt::Display,
         {
             value
-                .map(|v| {
-                    v.parse::<T>().map_err(|e| ConfigError::Invalid {
-                        key,
-                        message: e.to_string(),
-                    })
-                })
+                .map(|v| v.parse::<T>().map_err(|e| ConfigError::Invalid { key, message: e.to_string() }))
                 .transpose()
         }
 
@@ -189,11 +170,8 @@ impl Settings {
         if let Some(v) = parse("VERBAND_DEMO_DATA", env("VERBAND_DEMO_DATA"))?.or(file.demo_data) {
             s.demo_data = v;
         }
-        if let Some(v) = parse(
-            "VERBAND_DB_MAX_CONNECTIONS",
-            env("VERBAND_DB_MAX_CONNECTIONS"),
-        )?
-        .or(file.db_max_connections)
+        if let Some(v) = parse("VERBAND_DB_MAX_CONNECTIONS", env("VERBAND_DB_MAX_CONNECTIONS"))?
+            .or(file.db_max_connections)
         {
             s.db_max_connections = v.max(1);
         }
@@ -202,16 +180,13 @@ impl Settings {
         {
             s.max_body_bytes = v;
         }
-        if let Some(v) = parse("VERBAND_MAX_QUERY_DEPTH", env("VERBAND_MAX_QUERY_DEPTH"))?
-            .or(file.max_query_depth)
+        if let Some(v) =
+            parse("VERBAND_MAX_QUERY_DEPTH", env("VERBAND_MAX_QUERY_DEPTH"))?.or(file.max_query_depth)
         {
             s.max_query_depth = v;
         }
-        if let Some(v) = parse(
-            "VERBAND_MAX_QUERY_COMPLEXITY",
-            env("VERBAND_MAX_QUERY_COMPLEXITY"),
-        )?
-        .or(file.max_query_complexity)
+        if let Some(v) = parse("VERBAND_MAX_QUERY_COMPLEXITY", env("VERBAND_MAX_QUERY_COMPLEXITY"))?
+            .or(file.max_query_complexity)
         {
             s.max_query_complexity = v;
         }
@@ -229,27 +204,18 @@ impl Settings {
         } else if let Some(v) = file.log_format {
             s.log_format = v;
         }
-        if let Some(v) = parse(
-            "VERBAND_PASSWORD_MEMORY_KIB",
-            env("VERBAND_PASSWORD_MEMORY_KIB"),
-        )?
-        .or(file.password_memory_kib)
+        if let Some(v) = parse("VERBAND_PASSWORD_MEMORY_KIB", env("VERBAND_PASSWORD_MEMORY_KIB"))?
+            .or(file.password_memory_kib)
         {
             s.password.memory_kib = v;
         }
-        if let Some(v) = parse(
-            "VERBAND_PASSWORD_ITERATIONS",
-            env("VERBAND_PASSWORD_ITERATIONS"),
-        )?
-        .or(file.password_iterations)
+        if let Some(v) = parse("VERBAND_PASSWORD_ITERATIONS", env("VERBAND_PASSWORD_ITERATIONS"))?
+            .or(file.password_iterations)
         {
             s.password.iterations = v;
         }
-        if let Some(v) = parse(
-            "VERBAND_PASSWORD_PARALLELISM",
-            env("VERBAND_PASSWORD_PARALLELISM"),
-        )?
-        .or(file.password_parallelism)
+        if let Some(v) = parse("VERBAND_PASSWORD_PARALLELISM", env("VERBAND_PASSWORD_PARALLELISM"))?
+            .or(file.password_parallelism)
         {
             s.password.parallelism = v;
         }
@@ -258,10 +224,7 @@ impl Settings {
 }
 
 pub fn sqlite_url(data_dir: &Path) -> String {
-    format!(
-        "sqlite://{}?mode=rwc",
-        data_dir.join("verband.db").display()
-    )
+    format!("sqlite://{}?mode=rwc", data_dir.join("verband.db").display())
 }
 
 #[cfg(test)]
@@ -270,10 +233,7 @@ mod tests {
     use std::collections::HashMap;
 
     fn from(vars: &[(&str, &str)], file: &str) -> Result<Settings, ConfigError> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         let file: FileConfig = toml::from_str(file).expect("toml");
         Settings::from_sources(file, |k| map.get(k).cloned())
     }
@@ -290,24 +250,16 @@ mod tests {
     fn a_configured_database_gets_no_demo_data_unless_asked() {
         let s = from(&[("VERBAND_DATABASE_URL", "postgres://u:p@h/db")], "").expect("settings");
         assert!(!s.demo_data);
-        let s = from(
-            &[
-                ("VERBAND_DATABASE_URL", "postgres://h/db"),
-                ("VERBAND_DEMO_DATA", "true"),
-            ],
-            "",
-        )
-        .expect("settings");
+        let s = from(&[("VERBAND_DATABASE_URL", "postgres://h/db"), ("VERBAND_DEMO_DATA", "true")], "")
+            .expect("settings");
         assert!(s.demo_data);
     }
 
     #[test]
     fn environment_wins_over_file() {
-        let s = from(
-            &[("VERBAND_LISTEN", "0.0.0.0:9000")],
-            "listen = \"127.0.0.1:7000\"\nmax_body_bytes = 10",
-        )
-        .expect("settings");
+        let s =
+            from(&[("VERBAND_LISTEN", "0.0.0.0:9000")], "listen = \"127.0.0.1:7000\"\nmax_body_bytes = 10")
+                .expect("settings");
         assert_eq!(s.listen.port(), 9000);
         assert_eq!(s.max_body_bytes, 10);
     }
@@ -321,11 +273,7 @@ mod tests {
 
     #[test]
     fn debug_output_hides_the_database_password() {
-        let s = from(
-            &[("VERBAND_DATABASE_URL", "postgres://app:s3cret@db/verband")],
-            "",
-        )
-        .expect("settings");
+        let s = from(&[("VERBAND_DATABASE_URL", "postgres://app:s3cret@db/verband")], "").expect("settings");
         let shown = format!("{s:?}");
         assert!(!shown.contains("s3cret"));
         assert!(shown.contains("app:***@db"));

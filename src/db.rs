@@ -1,9 +1,7 @@
 //! Database connection and migrations, for SQLite (embedded) and PostgreSQL.
 use crate::config::Settings;
 use migration::{Migrator, MigratorTrait};
-use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr,
-};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr};
 use std::time::Duration;
 
 pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, DbErr> {

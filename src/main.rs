@@ -69,9 +69,7 @@ fn init_tracing(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("VERBAND_LOG").unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new("info,sqlx=warn,sea_orm=warn,sea_orm_migration=warn")
     });
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),
@@ -106,10 +104,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
     match command {
         Command::Serve => {
             let app = App::build(settings).await?;
-            println!(
-                "verband listening on http://{}/ (GraphiQL), POST /graphql",
-                app.local_addr()
-            );
+            println!("verband listening on http://{}/ (GraphiQL), POST /graphql", app.local_addr());
             app.run().await?;
         }
         Command::Migrate => {
@@ -118,11 +113,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             tracing::info!("migrations applied");
         }
         Command::Schema => print!("{}", graphql::sdl()),
-        Command::Bootstrap {
-            username,
-            password,
-            root_name,
-        } => {
+        Command::Bootstrap { username, password, root_name } => {
             let conn = db::connect(&settings).await?;
             db::migrate(&conn).await?;
             let hasher = PasswordHasher::new(settings.password)?;
@@ -130,10 +121,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 &conn,
                 &hasher,
                 settings.clock,
-                AdminInput {
-                    username: &username,
-                    password: &password,
-                },
+                AdminInput { username: &username, password: &password },
                 &root_name,
             )
             .await?;
@@ -141,11 +129,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 "administrator {username:?} created (user {}); root unit {} {}",
                 done.user_id,
                 done.root_unit_id,
-                if done.created_root {
-                    "created"
-                } else {
-                    "already existed"
-                }
+                if done.created_root { "created" } else { "already existed" }
             );
         }
         Command::Seed(args) => {

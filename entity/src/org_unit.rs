@@ -25,11 +25,7 @@ pub struct Model {
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {
-    #[sea_orm(
-        belongs_to = "super::level::Entity",
-        from = "Column::LevelId",
-        to = "super::level::Column::Id"
-    )]
+    #[sea_orm(belongs_to = "super::level::Entity", from = "Column::LevelId", to = "super::level::Column::Id")]
     Level,
     #[sea_orm(belongs_to = "Entity", from = "Column::ParentId", to = "Column::Id")]
     Parent,
@@ -50,9 +46,7 @@ pub fn child_path(parent_path: &str, id: i64) -> String {
 
 /// The ids on a path, root first: `/1/4/12/` → `[1, 4, 12]`.
 pub fn path_ids(path: &str) -> impl Iterator<Item = i64> + '_ {
-    path.split('/')
-        .filter(|s| !s.is_empty())
-        .filter_map(|s| s.parse().ok())
+    path.split('/').filter(|s| !s.is_empty()).filter_map(|s| s.parse().ok())
 }
 
 /// The exclusive upper bound of the subtree range of `path`: every path that starts
@@ -67,16 +61,12 @@ pub fn subtree_upper_bound(path: &str) -> String {
 
 /// SQL predicate: the unit is `path` itself or lies below it (an index range scan).
 pub fn in_subtree(path: &str) -> Expr {
-    Column::Path
-        .gte(path.to_owned())
-        .and(Column::Path.lt(subtree_upper_bound(path)))
+    Column::Path.gte(path.to_owned()).and(Column::Path.lt(subtree_upper_bound(path)))
 }
 
 /// SQL predicate: the unit lies strictly below `path`.
 pub fn strictly_below(path: &str) -> Expr {
-    Column::Path
-        .gt(path.to_owned())
-        .and(Column::Path.lt(subtree_upper_bound(path)))
+    Column::Path.gt(path.to_owned()).and(Column::Path.lt(subtree_upper_bound(path)))
 }
 
 #[cfg(test)]

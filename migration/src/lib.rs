@@ -29,17 +29,11 @@ impl MigratorTrait for Migrator {
 
 /// Timestamps are stored with time zone on PostgreSQL and as ISO text on SQLite.
 pub(crate) fn ts<T: IntoIden>(name: T) -> ColumnDef {
-    ColumnDef::new(name)
-        .timestamp_with_time_zone()
-        .not_null()
-        .take()
+    ColumnDef::new(name).timestamp_with_time_zone().not_null().take()
 }
 
 pub(crate) fn ts_null<T: IntoIden>(name: T) -> ColumnDef {
-    ColumnDef::new(name)
-        .timestamp_with_time_zone()
-        .null()
-        .take()
+    ColumnDef::new(name).timestamp_with_time_zone().null().take()
 }
 
 /// Short enumerated status values stored as text (portable across both backends).
@@ -64,11 +58,7 @@ pub(crate) fn fk(
         .take()
 }
 
-pub(crate) fn index(
-    table: impl IntoIden,
-    name: &str,
-    cols: &[&'static str],
-) -> IndexCreateStatement {
+pub(crate) fn index(table: impl IntoIden, name: &str, cols: &[&'static str]) -> IndexCreateStatement {
     let mut idx = Index::create();
     idx.name(name).table(table.into_iden());
     for c in cols {

@@ -52,31 +52,18 @@ impl MigrationTrait for Migration {
                 .col(big_pk_auto("id"))
                 .col(string("name"))
                 .col(big_integer("level_id"))
-                .foreign_key(&mut fk(
-                    "activity",
-                    "level_id",
-                    "level",
-                    ForeignKeyAction::Restrict,
-                ))
+                .foreign_key(&mut fk("activity", "level_id", "level", ForeignKeyAction::Restrict))
                 .take(),
         )
         .await?;
-        m.create_index(
-            index("activity", "ux_activity_level_name", &["level_id", "name"])
-                .unique()
-                .take(),
-        )
-        .await?;
+        m.create_index(index("activity", "ux_activity_level_name", &["level_id", "name"]).unique().take())
+            .await?;
         m.create_table(
             Table::create()
                 .table("activity_allowed_group")
                 .col(big_integer("activity_id"))
                 .col(big_integer("permission_group_id"))
-                .primary_key(
-                    Index::create()
-                        .col("activity_id")
-                        .col("permission_group_id"),
-                )
+                .primary_key(Index::create().col("activity_id").col("permission_group_id"))
                 .foreign_key(&mut fk(
                     "activity_allowed_group",
                     "activity_id",

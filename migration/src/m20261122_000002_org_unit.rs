@@ -33,31 +33,14 @@ impl MigrationTrait for Migration {
                 .col(integer("depth"))
                 .col(ts("created_at"))
                 .col(ts("updated_at"))
-                .foreign_key(&mut fk(
-                    "org_unit",
-                    "parent_id",
-                    "org_unit",
-                    ForeignKeyAction::Restrict,
-                ))
-                .foreign_key(&mut fk(
-                    "org_unit",
-                    "level_id",
-                    "level",
-                    ForeignKeyAction::Restrict,
-                ))
+                .foreign_key(&mut fk("org_unit", "parent_id", "org_unit", ForeignKeyAction::Restrict))
+                .foreign_key(&mut fk("org_unit", "level_id", "level", ForeignKeyAction::Restrict))
                 .take(),
         )
         .await?;
-        m.create_index(
-            index("org_unit", "ux_org_unit_path", &["path"])
-                .unique()
-                .take(),
-        )
-        .await?;
-        m.create_index(index("org_unit", "ix_org_unit_parent", &["parent_id"]))
-            .await?;
-        m.create_index(index("org_unit", "ix_org_unit_visibility", &["visibility"]))
-            .await
+        m.create_index(index("org_unit", "ux_org_unit_path", &["path"]).unique().take()).await?;
+        m.create_index(index("org_unit", "ix_org_unit_parent", &["parent_id"])).await?;
+        m.create_index(index("org_unit", "ix_org_unit_visibility", &["visibility"])).await
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {

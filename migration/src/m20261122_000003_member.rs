@@ -35,12 +35,7 @@ impl MigrationTrait for Migration {
                 .col(big_integer_null("updated_by"))
                 .col(ts("created_at"))
                 .col(ts("updated_at"))
-                .foreign_key(&mut fk(
-                    "member",
-                    "home_unit_id",
-                    "org_unit",
-                    ForeignKeyAction::Restrict,
-                ))
+                .foreign_key(&mut fk("member", "home_unit_id", "org_unit", ForeignKeyAction::Restrict))
                 .take(),
         )
         .await?;
@@ -51,14 +46,8 @@ impl MigrationTrait for Migration {
             &["home_unit_id", "last_name", "first_name", "id"],
         ))
         .await?;
-        m.create_index(index(
-            "member",
-            "ix_member_name",
-            &["last_name", "first_name"],
-        ))
-        .await?;
-        m.create_index(index("member", "ix_member_status", &["status"]))
-            .await?;
+        m.create_index(index("member", "ix_member_name", &["last_name", "first_name"])).await?;
+        m.create_index(index("member", "ix_member_status", &["status"])).await?;
 
         m.create_table(
             Table::create()
@@ -69,12 +58,7 @@ impl MigrationTrait for Migration {
                 .col(string("account_holder"))
                 .col(ts("created_at"))
                 .col(ts("updated_at"))
-                .foreign_key(&mut fk(
-                    "bank_account",
-                    "member_id",
-                    "member",
-                    ForeignKeyAction::Cascade,
-                ))
+                .foreign_key(&mut fk("bank_account", "member_id", "member", ForeignKeyAction::Cascade))
                 .take(),
         )
         .await?;
@@ -88,21 +72,11 @@ impl MigrationTrait for Migration {
                 .col(string_len("iban", 34))
                 .col(enum_col("status"))
                 .col(ts("created_at"))
-                .foreign_key(&mut fk(
-                    "sepa_mandate",
-                    "member_id",
-                    "member",
-                    ForeignKeyAction::Cascade,
-                ))
+                .foreign_key(&mut fk("sepa_mandate", "member_id", "member", ForeignKeyAction::Cascade))
                 .take(),
         )
         .await?;
-        m.create_index(index(
-            "sepa_mandate",
-            "ix_sepa_mandate_member",
-            &["member_id"],
-        ))
-        .await?;
+        m.create_index(index("sepa_mandate", "ix_sepa_mandate_member", &["member_id"])).await?;
         m.create_table(
             Table::create()
                 .table("payment")
@@ -116,21 +90,11 @@ impl MigrationTrait for Migration {
                 .col(string_null("note"))
                 .col(big_integer_null("created_by"))
                 .col(ts("created_at"))
-                .foreign_key(&mut fk(
-                    "payment",
-                    "member_id",
-                    "member",
-                    ForeignKeyAction::Restrict,
-                ))
+                .foreign_key(&mut fk("payment", "member_id", "member", ForeignKeyAction::Restrict))
                 .take(),
         )
         .await?;
-        m.create_index(index(
-            "payment",
-            "ix_payment_member",
-            &["member_id", "paid_on"],
-        ))
-        .await
+        m.create_index(index("payment", "ix_payment_member", &["member_id", "paid_on"])).await
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {

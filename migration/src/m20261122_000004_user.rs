@@ -24,12 +24,7 @@ impl MigrationTrait for Migration {
                 .col(string_len_null("external_subject", 512).unique_key())
                 .col(ts("created_at"))
                 .col(ts("updated_at"))
-                .foreign_key(&mut fk(
-                    "app_user",
-                    "member_id",
-                    "member",
-                    ForeignKeyAction::Cascade,
-                ))
+                .foreign_key(&mut fk("app_user", "member_id", "member", ForeignKeyAction::Cascade))
                 .foreign_key(&mut fk(
                     "app_user",
                     "global_tree_group_id",
@@ -45,12 +40,7 @@ impl MigrationTrait for Migration {
                 .col(big_integer("user_id"))
                 .col(big_integer("permission_group_id"))
                 .primary_key(Index::create().col("user_id").col("permission_group_id"))
-                .foreign_key(&mut fk(
-                    "user_system_group",
-                    "user_id",
-                    "app_user",
-                    ForeignKeyAction::Cascade,
-                ))
+                .foreign_key(&mut fk("user_system_group", "user_id", "app_user", ForeignKeyAction::Cascade))
                 .foreign_key(&mut fk(
                     "user_system_group",
                     "permission_group_id",
@@ -73,17 +63,11 @@ impl MigrationTrait for Migration {
                 .col(ts_null("last_used_at"))
                 .col(ts_null("revoked_at"))
                 .col(ts("created_at"))
-                .foreign_key(&mut fk(
-                    "api_token",
-                    "user_id",
-                    "app_user",
-                    ForeignKeyAction::Cascade,
-                ))
+                .foreign_key(&mut fk("api_token", "user_id", "app_user", ForeignKeyAction::Cascade))
                 .take(),
         )
         .await?;
-        m.create_index(index("api_token", "ix_api_token_user", &["user_id"]))
-            .await
+        m.create_index(index("api_token", "ix_api_token_user", &["user_id"])).await
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {

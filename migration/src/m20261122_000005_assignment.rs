@@ -23,24 +23,9 @@ impl MigrationTrait for Migration {
                 .col(big_integer_null("created_by"))
                 .col(ts("created_at"))
                 .col(ts("updated_at"))
-                .foreign_key(&mut fk(
-                    "assignment",
-                    "member_id",
-                    "member",
-                    ForeignKeyAction::Cascade,
-                ))
-                .foreign_key(&mut fk(
-                    "assignment",
-                    "activity_id",
-                    "activity",
-                    ForeignKeyAction::Restrict,
-                ))
-                .foreign_key(&mut fk(
-                    "assignment",
-                    "org_unit_id",
-                    "org_unit",
-                    ForeignKeyAction::Restrict,
-                ))
+                .foreign_key(&mut fk("assignment", "member_id", "member", ForeignKeyAction::Cascade))
+                .foreign_key(&mut fk("assignment", "activity_id", "activity", ForeignKeyAction::Restrict))
+                .foreign_key(&mut fk("assignment", "org_unit_id", "org_unit", ForeignKeyAction::Restrict))
                 .foreign_key(&mut fk(
                     "assignment",
                     "level_group_id",
@@ -56,10 +41,8 @@ impl MigrationTrait for Migration {
                 .take(),
         )
         .await?;
-        m.create_index(index("assignment", "ix_assignment_member", &["member_id"]))
-            .await?;
-        m.create_index(index("assignment", "ix_assignment_unit", &["org_unit_id"]))
-            .await
+        m.create_index(index("assignment", "ix_assignment_member", &["member_id"])).await?;
+        m.create_index(index("assignment", "ix_assignment_unit", &["org_unit_id"])).await
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {

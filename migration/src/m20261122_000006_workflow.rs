@@ -30,27 +30,12 @@ impl MigrationTrait for Migration {
                 .col(big_integer_null("decided_by"))
                 .col(ts("applied_at"))
                 .col(ts_null("decided_at"))
-                .foreign_key(&mut fk(
-                    "admission",
-                    "org_unit_id",
-                    "org_unit",
-                    ForeignKeyAction::Restrict,
-                ))
-                .foreign_key(&mut fk(
-                    "admission",
-                    "member_id",
-                    "member",
-                    ForeignKeyAction::SetNull,
-                ))
+                .foreign_key(&mut fk("admission", "org_unit_id", "org_unit", ForeignKeyAction::Restrict))
+                .foreign_key(&mut fk("admission", "member_id", "member", ForeignKeyAction::SetNull))
                 .take(),
         )
         .await?;
-        m.create_index(index(
-            "admission",
-            "ix_admission_unit_status",
-            &["org_unit_id", "status"],
-        ))
-        .await?;
+        m.create_index(index("admission", "ix_admission_unit_status", &["org_unit_id", "status"])).await?;
         m.create_table(
             Table::create()
                 .table("transfer")
@@ -64,39 +49,14 @@ impl MigrationTrait for Migration {
                 .col(big_integer_null("decided_by"))
                 .col(ts("requested_at"))
                 .col(ts_null("decided_at"))
-                .foreign_key(&mut fk(
-                    "transfer",
-                    "member_id",
-                    "member",
-                    ForeignKeyAction::Cascade,
-                ))
-                .foreign_key(&mut fk(
-                    "transfer",
-                    "from_unit_id",
-                    "org_unit",
-                    ForeignKeyAction::Restrict,
-                ))
-                .foreign_key(&mut fk(
-                    "transfer",
-                    "to_unit_id",
-                    "org_unit",
-                    ForeignKeyAction::Restrict,
-                ))
+                .foreign_key(&mut fk("transfer", "member_id", "member", ForeignKeyAction::Cascade))
+                .foreign_key(&mut fk("transfer", "from_unit_id", "org_unit", ForeignKeyAction::Restrict))
+                .foreign_key(&mut fk("transfer", "to_unit_id", "org_unit", ForeignKeyAction::Restrict))
                 .take(),
         )
         .await?;
-        m.create_index(index(
-            "transfer",
-            "ix_transfer_member",
-            &["member_id", "status"],
-        ))
-        .await?;
-        m.create_index(index(
-            "transfer",
-            "ix_transfer_to_unit",
-            &["to_unit_id", "status"],
-        ))
-        .await
+        m.create_index(index("transfer", "ix_transfer_member", &["member_id", "status"])).await?;
+        m.create_index(index("transfer", "ix_transfer_to_unit", &["to_unit_id", "status"])).await
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {

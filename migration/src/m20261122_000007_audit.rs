@@ -24,24 +24,12 @@ impl MigrationTrait for Migration {
                 .take(),
         )
         .await?;
-        m.create_index(index(
-            "audit_event",
-            "ix_audit_entity",
-            &["entity", "entity_id", "at"],
-        ))
-        .await?;
-        m.create_index(index("audit_event", "ix_audit_at", &["at"]))
-            .await?;
-        m.create_index(index(
-            "audit_event",
-            "ix_audit_actor",
-            &["actor_user_id", "at"],
-        ))
-        .await
+        m.create_index(index("audit_event", "ix_audit_entity", &["entity", "entity_id", "at"])).await?;
+        m.create_index(index("audit_event", "ix_audit_at", &["at"])).await?;
+        m.create_index(index("audit_event", "ix_audit_actor", &["actor_user_id", "at"])).await
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        m.drop_table(Table::drop().table("audit_event").take())
-            .await
+        m.drop_table(Table::drop().table("audit_event").take()).await
     }
 }

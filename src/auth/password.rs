@@ -19,24 +19,17 @@ impl PasswordHasher {
     pub fn new(p: PasswordParams) -> Result<Self, PasswordError> {
         let params = Params::new(p.memory_kib, p.iterations, p.parallelism, None)
             .map_err(|e| PasswordError::Params(e.to_string()))?;
-        Ok(Self {
-            argon2: Argon2::new(Algorithm::Argon2id, Version::V0x13, params),
-        })
+        Ok(Self { argon2: Argon2::new(Algorithm::Argon2id, Version::V0x13, params) })
     }
 
     /// A fresh random salt per call.
     pub fn hash(&self, password: &str) -> Result<String, PasswordError> {
-        self.argon2
-            .hash_password(password.as_bytes())
-            .map(|h| h.to_string())
-            .map_err(|_| PasswordError::Hash)
+        self.argon2.hash_password(password.as_bytes()).map(|h| h.to_string()).map_err(|_| PasswordError::Hash)
     }
 
     /// Constant-time comparison inside argon2; a malformed stored hash is a mismatch.
     pub fn verify(&self, password: &str, stored: &str) -> bool {
-        self.argon2
-            .verify_password(password.as_bytes(), stored)
-            .is_ok()
+        self.argon2.verify_password(password.as_bytes(), stored).is_ok()
     }
 }
 
@@ -45,12 +38,7 @@ mod tests {
     use super::*;
 
     fn cheap() -> PasswordHasher {
-        PasswordHasher::new(PasswordParams {
-            memory_kib: 64,
-            iterations: 1,
-            parallelism: 1,
-        })
-        .expect("params")
+        PasswordHasher::new(PasswordParams { memory_kib: 64, iterations: 1, parallelism: 1 }).expect("params")
     }
 
     #[test]

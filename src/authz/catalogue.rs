@@ -21,16 +21,12 @@ pub struct Catalogue {
 
 impl Catalogue {
     pub fn new(groups: impl IntoIterator<Item = GroupInfo>) -> Self {
-        Self {
-            groups: groups.into_iter().map(|g| (g.id, g)).collect(),
-        }
+        Self { groups: groups.into_iter().map(|g| (g.id, g)).collect() }
     }
 
     pub async fn load<C: ConnectionTrait>(conn: &C) -> Result<Self, DbErr> {
         let groups = permission_group::Entity::find().all(conn).await?;
-        let lines = permission_group_permission::Entity::find()
-            .all(conn)
-            .await?;
+        let lines = permission_group_permission::Entity::find().all(conn).await?;
         let mut perms: HashMap<i64, PermSet> = HashMap::new();
         for line in lines {
             // Unknown permission names (from a newer version) grant nothing.

@@ -67,9 +67,7 @@ pub enum Ineligible {
 impl Ineligible {
     pub fn describe(self) -> &'static str {
         match self {
-            Ineligible::SystemUser => {
-                "a system user (without member) holds no membership permissions (R6)"
-            }
+            Ineligible::SystemUser => "a system user (without member) holds no membership permissions (R6)",
             Ineligible::Disabled => "the user is disabled (R6)",
             Ineligible::MemberNotActive => "the user's member is not ACTIVE (R6)",
             Ineligible::NoPrivacyPledge => "no privacy pledge on record (R6)",
@@ -88,11 +86,7 @@ pub fn membership_eligibility(facts: &SubjectFacts, today: NaiveDate) -> Result<
     if member.status != MemberStatus::Active {
         return Err(Ineligible::MemberNotActive);
     }
-    if !facts
-        .user
-        .privacy_pledge_signed_on
-        .is_some_and(|d| d <= today)
-    {
+    if !facts.user.privacy_pledge_signed_on.is_some_and(|d| d <= today) {
         return Err(Ineligible::NoPrivacyPledge);
     }
     Ok(())
@@ -109,10 +103,7 @@ pub fn effective_lines(facts: &SubjectFacts, catalogue: &Catalogue, today: Naive
     // R8: a group only counts in the slot of its kind, and only with permissions of
     // that kind.
     let group = |id: i64, kind: GroupKind| {
-        catalogue
-            .group(id)
-            .filter(|g| g.kind == kind)
-            .map(|g| g.permissions.of_kind(kind))
+        catalogue.group(id).filter(|g| g.kind == kind).map(|g| g.permissions.of_kind(kind))
     };
     if membership_eligibility(facts, today).is_ok() {
         for fact in &facts.assignments {
@@ -127,22 +118,10 @@ pub fn effective_lines(facts: &SubjectFacts, catalogue: &Catalogue, today: Naive
                     continue;
                 };
                 let scope = match rule {
-                    Rule::R2 => Scope::AtUnit {
-                        unit_id: a.org_unit_id,
-                        path: fact.unit_path.clone(),
-                    },
-                    _ => Scope::BelowUnit {
-                        unit_id: a.org_unit_id,
-                        path: fact.unit_path.clone(),
-                    },
+                    Rule::R2 => Scope::AtUnit { unit_id: a.org_unit_id, path: fact.unit_path.clone() },
+                    _ => Scope::BelowUnit { unit_id: a.org_unit_id, path: fact.unit_path.clone() },
                 };
-                lines.push(Line {
-                    group_id,
-                    permissions,
-                    scope,
-                    rule,
-                    assignment_id: Some(a.id),
-                });
+                lines.push(Line { group_id, permissions, scope, rule, assignment_id: Some(a.id) });
             }
         }
         if let Some(group_id) = facts.user.global_tree_group_id

@@ -33,33 +33,21 @@ pub fn unit_domain_matches(request: &str, pattern: &str) -> bool {
         return true;
     }
     match pattern.strip_suffix('+') {
-        Some(base) => {
-            request.len() > base.len() && request.starts_with(base) && !request.ends_with('+')
-        }
+        Some(base) => request.len() > base.len() && request.starts_with(base) && !request.ends_with('+'),
         None => request == pattern,
     }
 }
 
 /// Builds an enforcer for the given users' lines. Links are built once after all
 /// lines are added (bulk loading).
-pub async fn build(
-    catalogue: &Catalogue,
-    subjects: &[(i64, Vec<Line>)],
-) -> casbin::Result<Enforcer> {
+pub async fn build(catalogue: &Catalogue, subjects: &[(i64, Vec<Line>)]) -> casbin::Result<Enforcer> {
     let model = DefaultModel::from_str(MODEL).await?;
     let mut enforcer = Enforcer::new(model, MemoryAdapter::default()).await?;
-    enforcer
-        .get_role_manager()
-        .write()
-        .matching_fn(None, Some(unit_domain_matches));
+    enforcer.get_role_manager().write().matching_fn(None, Some(unit_domain_matches));
     enforcer.enable_auto_build_role_links(false);
     let policies: Vec<Vec<String>> = catalogue
         .groups()
-        .flat_map(|g| {
-            g.permissions
-                .iter()
-                .map(move |p| vec![group(g.id), p.as_str().to_owned()])
-        })
+        .flat_map(|g| g.permissions.iter().map(move |p| vec![group(g.id), p.as_str().to_owned()]))
         .collect();
     if !policies.is_empty() {
         enforcer.add_policies(policies).await?;
@@ -67,9 +55,7 @@ pub async fn build(
     let mut grouping: Vec<Vec<String>> = subjects
         .iter()
         .flat_map(|(user_id, lines)| {
-            lines
-                .iter()
-                .map(move |l| vec![subject(*user_id), group(l.group_id), domain(&l.scope)])
+            lines.iter().map(move |l| vec![subject(*user_id), group(l.group_id), domain(&l.scope)])
         })
         .collect();
     grouping.sort();
@@ -84,12 +70,7 @@ pub async fn build(
 
 /// One decision: does `user_id` hold `permission` at the unit with `path`?
 /// SYSTEM permissions are asked in the `*` domain.
-pub fn decide(
-    enforcer: &Enforcer,
-    user_id: i64,
-    path: &str,
-    permission: Permission,
-) -> casbin::Result<bool> {
+pub fn decide(enforcer: &Enforcer, user_id: i64, path: &str, permission: Permission) -> casbin::Result<bool> {
     let domain = match permission.kind() {
         entity::GroupKind::System => "*",
         entity::GroupKind::Membership => path,
@@ -104,15 +85,9 @@ mod tests {
     #[test]
     fn domains_match_by_path_boundary() {
         assert!(unit_domain_matches("/1/4/", "/1/4/"));
-        assert!(
-            !unit_domain_matches("/1/4/", "/1/4/+"),
-            "a tree grant does not apply at its unit"
-        );
+        assert!(!unit_domain_matches("/1/4/", "/1/4/+"), "a tree grant does not apply at its unit");
         assert!(unit_domain_matches("/1/4/9/", "/1/4/+"));
-        assert!(
-            !unit_domain_matches("/1/40/", "/1/4/+"),
-            "a sibling sharing a prefix is not below"
-        );
+        assert!(!unit_domain_matches("/1/40/", "/1/4/+"), "a sibling sharing a prefix is not below");
         assert!(!unit_domain_matches("/1/", "/1/4/+"));
         assert!(unit_domain_matches("/1/", "*"));
         assert!(!unit_domain_matches("/1/4/9/", "/1/4/"));

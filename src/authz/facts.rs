@@ -63,11 +63,6 @@ impl SubjectFacts {
             }
             None => (None, Vec::new()),
         };
-        Ok(Some(Self {
-            user,
-            member,
-            assignments,
-            system_group_ids,
-        }))
+        Ok(Some(Self { user, member, assignments, system_group_ids }))
     }
 }

@@ -29,29 +29,21 @@ impl Grants {
 
     /// `self_member_id` is the caller's own member (R17), if any.
     pub fn compile(user_id: i64, self_member_id: Option<i64>, lines: &[Line]) -> Self {
-        let mut g = Grants {
-            user_id: Some(user_id),
-            self_member_id,
-            ..Default::default()
-        };
+        let mut g = Grants { user_id: Some(user_id), self_member_id, ..Default::default() };
         for line in lines {
             match &line.scope {
                 Scope::Everywhere => {
                     g.everywhere |= line.permissions.of_kind(GroupKind::Membership);
                     g.system |= line.permissions.of_kind(GroupKind::System);
                 }
-                Scope::AtUnit { unit_id, .. } => {
-                    match g.at.iter_mut().find(|(u, _)| u == unit_id) {
-                        Some((_, set)) => *set |= line.permissions,
-                        None => g.at.push((*unit_id, line.permissions)),
-                    }
-                }
-                Scope::BelowUnit { unit_id, path } => {
-                    match g.below.iter_mut().find(|(u, ..)| u == unit_id) {
-                        Some((_, set, _)) => *set |= line.permissions,
-                        None => g.below.push((*unit_id, line.permissions, path.clone())),
-                    }
-                }
+                Scope::AtUnit { unit_id, .. } => match g.at.iter_mut().find(|(u, _)| u == unit_id) {
+                    Some((_, set)) => *set |= line.permissions,
+                    None => g.at.push((*unit_id, line.permissions)),
+                },
+                Scope::BelowUnit { unit_id, path } => match g.below.iter_mut().find(|(u, ..)| u == unit_id) {
+                    Some((_, set, _)) => *set |= line.permissions,
+                    None => g.below.push((*unit_id, line.permissions, path.clone())),
+                },
             }
         }
         g.at.sort_unstable_by_key(|(u, _)| *u);
@@ -141,12 +133,7 @@ impl Grants {
             return Condition::all();
         }
         let mut cond = Condition::any();
-        let at: Vec<i64> = self
-            .at
-            .iter()
-            .filter(|(_, s)| s.contains(permission))
-            .map(|(u, _)| *u)
-            .collect();
+        let at: Vec<i64> = self.at.iter().filter(|(_, s)| s.contains(permission)).map(|(u, _)| *u).collect();
         if !at.is_empty() {
             cond = cond.add(unit_id.is_in(at));
         }
@@ -159,11 +146,8 @@ impl Grants {
             }
         }
         if any_range {
-            let below = Query::select()
-                .column(org_unit::Column::Id)
-                .from(org_unit::Entity)
-                .cond_where(ranges)
-                .take();
+            let below =
+                Query::select().column(org_unit::Column::Id).from(org_unit::Entity).cond_where(ranges).take();
             cond = cond.add(unit_id.in_subquery(below));
         }
         if cond.is_empty() {
@@ -194,17 +178,11 @@ mod tests {
     }
 
     fn at(unit_id: i64, path: &str) -> Scope {
-        Scope::AtUnit {
-            unit_id,
-            path: path.into(),
-        }
+        Scope::AtUnit { unit_id, path: path.into() }
     }
 
     fn below(unit_id: i64, path: &str) -> Scope {
-        Scope::BelowUnit {
-            unit_id,
-            path: path.into(),
-        }
+        Scope::BelowUnit { unit_id, path: path.into() }
     }
 
     #[test]
@@ -213,10 +191,7 @@ mod tests {
         assert!(g.holds_at(MemberRead, "/1/4/"));
         assert!(!g.holds_at(MemberRead, "/1/4/9/"), "not below");
         assert!(!g.holds_at(MemberRead, "/1/"), "not above");
-        assert!(
-            !g.holds_at(BankRead, "/1/4/"),
-            "only the group's permissions"
-        );
+        assert!(!g.holds_at(BankRead, "/1/4/"), "only the group's permissions");
     }
 
     #[test]
@@ -225,10 +200,7 @@ mod tests {
         assert!(!g.holds_at(BankRead, "/1/4/"), "not at the unit itself");
         assert!(g.holds_at(BankRead, "/1/4/9/"));
         assert!(g.holds_at(BankRead, "/1/4/9/77/"));
-        assert!(
-            !g.holds_at(BankRead, "/1/40/"),
-            "a sibling with a common prefix is not below"
-        );
+        assert!(!g.holds_at(BankRead, "/1/40/"), "a sibling with a common prefix is not below");
     }
 
     #[test]
@@ -252,31 +224,16 @@ mod tests {
         let g = Grants::compile(
             1,
             None,
-            &[
-                line(&[MemberRead, BankRead], below(2, "/1/2/")),
-                line(&[MemberWrite], at(2, "/1/2/")),
-            ],
+            &[line(&[MemberRead, BankRead], below(2, "/1/2/")), line(&[MemberWrite], at(2, "/1/2/"))],
         );
         // Below /1/2/7/ everything is below /1/2/: bank.read is held throughout.
-        assert_eq!(
-            g.missing_throughout_below(PermSet::of(BankRead), "/1/2/7/"),
-            PermSet::EMPTY
-        );
+        assert_eq!(g.missing_throughout_below(PermSet::of(BankRead), "/1/2/7/"), PermSet::EMPTY);
         // Below /1/2/ itself: the tree grant at /1/2/ covers it.
-        assert_eq!(
-            g.missing_throughout_below(PermSet::of(BankRead), "/1/2/"),
-            PermSet::EMPTY
-        );
+        assert_eq!(g.missing_throughout_below(PermSet::of(BankRead), "/1/2/"), PermSet::EMPTY);
         // A level grant does not reach below.
-        assert_eq!(
-            g.missing_throughout_below(PermSet::of(MemberWrite), "/1/2/"),
-            PermSet::of(MemberWrite)
-        );
+        assert_eq!(g.missing_throughout_below(PermSet::of(MemberWrite), "/1/2/"), PermSet::of(MemberWrite));
         // Not below /1/.
-        assert_eq!(
-            g.missing_throughout_below(PermSet::of(MemberRead), "/1/"),
-            PermSet::of(MemberRead)
-        );
+        assert_eq!(g.missing_throughout_below(PermSet::of(MemberRead), "/1/"), PermSet::of(MemberRead));
     }
 
     #[test]

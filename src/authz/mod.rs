@@ -10,7 +10,9 @@ pub mod grants;
 pub mod permission;
 #[cfg(test)]
 mod property_tests;
+pub mod service;
 pub mod units;
 
 pub use grants::Grants;
 pub use permission::{PermSet, Permission};
+pub use service::{Authz, Invalidate};

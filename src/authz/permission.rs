@@ -69,14 +69,8 @@ mod tests {
 
     #[test]
     fn thirteen_membership_and_four_system_permissions() {
-        let membership = Permission::ALL
-            .iter()
-            .filter(|p| p.kind() == GroupKind::Membership)
-            .count();
-        let system = Permission::ALL
-            .iter()
-            .filter(|p| p.kind() == GroupKind::System)
-            .count();
+        let membership = Permission::ALL.iter().filter(|p| p.kind() == GroupKind::Membership).count();
+        let system = Permission::ALL.iter().filter(|p| p.kind() == GroupKind::System).count();
         assert_eq!((membership, system), (13, 4));
     }
 
@@ -130,10 +124,7 @@ impl PermSet {
     }
 
     pub fn iter(self) -> impl Iterator<Item = Permission> {
-        Permission::ALL
-            .iter()
-            .copied()
-            .filter(move |p| self.contains(*p))
+        Permission::ALL.iter().copied().filter(move |p| self.contains(*p))
     }
 
     /// Only the permissions of one kind.
@@ -160,15 +151,7 @@ mod set_tests {
         assert_eq!(s.iter().count(), 2);
         assert!(PermSet::of(Permission::BankRead).is_subset_of(s));
         assert!(!s.is_subset_of(PermSet::of(Permission::BankRead)));
-        assert_eq!(
-            s.minus(PermSet::of(Permission::BankRead)),
-            PermSet::of(Permission::MemberRead)
-        );
-        assert_eq!(
-            PermSet::from_iter(Permission::ALL.iter().copied())
-                .iter()
-                .count(),
-            Permission::ALL.len()
-        );
+        assert_eq!(s.minus(PermSet::of(Permission::BankRead)), PermSet::of(Permission::MemberRead));
+        assert_eq!(PermSet::from_iter(Permission::ALL.iter().copied()).iter().count(), Permission::ALL.len());
     }
 }

@@ -13,10 +13,8 @@ use proptest::prelude::*;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Ids that share decimal prefixes, so that path boundaries are exercised.
-const IDS: &[i64] = &[
-    1, 4, 40, 41, 400, 401, 44, 14, 140, 2, 20, 200, 21, 210, 3, 30, 300, 31, 310, 5, 50, 500, 51,
-    6, 60,
-];
+const IDS: &[i64] =
+    &[1, 4, 40, 41, 400, 401, 44, 14, 140, 2, 20, 200, 21, 210, 3, 30, 300, 31, 310, 5, 50, 500, 51, 6, 60];
 const GROUPS: i64 = 6;
 
 #[derive(Debug, Clone)]
@@ -70,16 +68,14 @@ fn scenario() -> impl Strategy<Value = Scenario> {
         0i64..30,
         proptest::option::weighted(0.4, 0i64..60),
     )
-        .prop_map(
-            |(unit, level_group, tree_group, status, starts, ends)| AssignmentSpec {
-                unit,
-                level_group,
-                tree_group,
-                status,
-                starts,
-                ends,
-            },
-        );
+        .prop_map(|(unit, level_group, tree_group, status, starts, ends)| AssignmentSpec {
+            unit,
+            level_group,
+            tree_group,
+            status,
+            starts,
+            ends,
+        });
     let user = (
         any::<u8>(),
         prop_oneof![3 => Just(0u8), 1 => 0u8..5],
@@ -91,24 +87,17 @@ fn scenario() -> impl Strategy<Value = Scenario> {
         proptest::collection::vec(assignment, 0..6),
     )
         .prop_map(
-            |(
-                m,
-                member_status,
-                pledge,
-                disabled,
-                level,
-                global_group,
-                system_groups,
-                assignments,
-            )| UserSpec {
-                member: m % 5 != 0,
-                member_status,
-                pledge,
-                disabled: disabled == 0,
-                level,
-                global_group,
-                system_groups,
-                assignments,
+            |(m, member_status, pledge, disabled, level, global_group, system_groups, assignments)| {
+                UserSpec {
+                    member: m % 5 != 0,
+                    member_status,
+                    pledge,
+                    disabled: disabled == 0,
+                    level,
+                    global_group,
+                    system_groups,
+                    assignments,
+                }
             },
         );
     (
@@ -117,12 +106,7 @@ fn scenario() -> impl Strategy<Value = Scenario> {
         proptest::collection::vec(user, 1..4),
         10i64..50,
     )
-        .prop_map(|(parents, group_perms, users, day)| Scenario {
-            parents,
-            group_perms,
-            users,
-            day,
-        })
+        .prop_map(|(parents, group_perms, users, day)| Scenario { parents, group_perms, users, day })
 }
 
 fn now() -> DateTime<Utc> {
@@ -148,17 +132,9 @@ fn catalogue(group_perms: &[u32]) -> Catalogue {
     Catalogue::new(group_perms.iter().enumerate().map(|(i, bits)| {
         // Groups 1–4 are MEMBERSHIP, 5–6 SYSTEM; each gets a random subset of the
         // permissions of its kind.
-        let kind = if i < 4 {
-            GroupKind::Membership
-        } else {
-            GroupKind::System
-        };
-        let perms = PermSet::from_iter(
-            all.iter()
-                .enumerate()
-                .filter(|(b, _)| bits & (1 << b) != 0)
-                .map(|(_, p)| *p),
-        );
+        let kind = if i < 4 { GroupKind::Membership } else { GroupKind::System };
+        let perms =
+            PermSet::from_iter(all.iter().enumerate().filter(|(b, _)| bits & (1 << b) != 0).map(|(_, p)| *p));
         GroupInfo {
             id: i as i64 + 1,
             key: format!("g{}", i + 1),
@@ -300,8 +276,5 @@ fn the_property_test_decides_thousands_of_cases_both_ways() {
     let granted = GRANTED.load(Ordering::Relaxed);
     eprintln!("property test: {decisions} decisions, {granted} granted");
     assert!(decisions >= 10_000, "only {decisions} decisions");
-    assert!(
-        granted >= decisions / 50 && granted < decisions,
-        "{granted} of {decisions} granted"
-    );
+    assert!(granted >= decisions / 50 && granted < decisions, "{granted} of {decisions} granted");
 }

@@ -9,8 +9,8 @@ use crate::domain::{DomainError, audit};
 use chrono::Utc;
 use entity::{MemberStatus, OrgUnitStatus, Visibility, member, org_unit, user, user_system_group};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, Set,
+    TransactionTrait,
 };
 
 pub const MIN_PASSWORD_LEN: usize = 10;
@@ -36,21 +36,15 @@ pub async fn bootstrap(
 ) -> Result<Bootstrapped, DomainError> {
     let txn = db.begin().await?;
     let cat = catalogue::ensure_default(&txn).await?;
-    let existing_root = org_unit::Entity::find()
-        .filter(org_unit::Column::ParentId.is_null())
-        .one(&txn)
-        .await?;
+    let existing_root =
+        org_unit::Entity::find().filter(org_unit::Column::ParentId.is_null()).one(&txn).await?;
     let (root_unit_id, created_root) = match existing_root {
         Some(root) => (root.id, false),
         None => (create_root(&txn, &cat, root_name).await?, true),
     };
     let user_id = create_admin(&txn, hasher, clock, &cat, root_unit_id, admin).await?;
     txn.commit().await?;
-    Ok(Bootstrapped {
-        root_unit_id,
-        created_root,
-        user_id,
-    })
+    Ok(Bootstrapped { root_unit_id, created_root, user_id })
 }
 
 async fn create_root<C: ConnectionTrait>(
@@ -113,10 +107,7 @@ pub async fn create_admin<C: ConnectionTrait>(
 ) -> Result<i64, DomainError> {
     let username = input.username.trim();
     if username.is_empty() || username.len() > 128 {
-        return Err(DomainError::bad_input(
-            "username",
-            "must be 1 to 128 characters",
-        ));
+        return Err(DomainError::bad_input("username", "must be 1 to 128 characters"));
     }
     if input.password.chars().count() < MIN_PASSWORD_LEN {
         return Err(DomainError::bad_input(
@@ -124,15 +115,8 @@ pub async fn create_admin<C: ConnectionTrait>(
             format!("must have at least {MIN_PASSWORD_LEN} characters"),
         ));
     }
-    if user::Entity::find()
-        .filter(user::Column::Username.eq(username))
-        .one(conn)
-        .await?
-        .is_some()
-    {
-        return Err(DomainError::Conflict(format!(
-            "username {username:?} is taken"
-        )));
+    if user::Entity::find().filter(user::Column::Username.eq(username)).one(conn).await?.is_some() {
+        return Err(DomainError::Conflict(format!("username {username:?} is taken")));
     }
     let now = Utc::now();
     let today = clock.today();
@@ -152,9 +136,7 @@ pub async fn create_admin<C: ConnectionTrait>(
     }
     .insert(conn)
     .await?;
-    let password_hash = hasher
-        .hash(input.password)
-        .map_err(|e| DomainError::Internal(e.to_string()))?;
+    let password_hash = hasher.hash(input.password).map_err(|e| DomainError::Internal(e.to_string()))?;
     let user = user::ActiveModel {
         username: Set(username.to_owned()),
         email: Set(None),

@@ -88,12 +88,7 @@ pub const GROUPS: &[GroupDef] = &[
         kind: GroupKind::System,
         description: "Rechtegruppen, Tätigkeiten und Ebenen verwalten",
     },
-    GroupDef {
-        key: "auditor",
-        name: "Revision",
-        kind: GroupKind::System,
-        description: "Protokoll lesen",
-    },
+    GroupDef { key: "auditor", name: "Revision", kind: GroupKind::System, description: "Protokoll lesen" },
     GroupDef {
         key: "billing",
         name: "Rechnungsstellung",
@@ -115,86 +110,30 @@ pub struct ActivityDef {
 }
 
 pub const ACTIVITIES: &[ActivityDef] = &[
-    ActivityDef {
-        level: BUND,
-        name: "Bundesvorsitzende/r",
-        allowed: &["state_board", "reader"],
-    },
+    ActivityDef { level: BUND, name: "Bundesvorsitzende/r", allowed: &["state_board", "reader"] },
     ActivityDef {
         level: BUND,
         name: "Bundesschatzmeister/in",
         allowed: &["state_treasurer", "finance", "reader"],
     },
-    ActivityDef {
-        level: BUND,
-        name: "Bundesmitgliederverwaltung",
-        allowed: &["federation_admin"],
-    },
-    ActivityDef {
-        level: LAND,
-        name: "Landesvorsitzende/r",
-        allowed: &["state_board", "reader"],
-    },
-    ActivityDef {
-        level: LAND,
-        name: "Stv. Landesvorsitzende/r",
-        allowed: &["state_board", "reader"],
-    },
+    ActivityDef { level: BUND, name: "Bundesmitgliederverwaltung", allowed: &["federation_admin"] },
+    ActivityDef { level: LAND, name: "Landesvorsitzende/r", allowed: &["state_board", "reader"] },
+    ActivityDef { level: LAND, name: "Stv. Landesvorsitzende/r", allowed: &["state_board", "reader"] },
     ActivityDef {
         level: LAND,
         name: "Landesschatzmeister/in",
         allowed: &["state_treasurer", "member_admin", "reader"],
     },
-    ActivityDef {
-        level: LAND,
-        name: "Landesbeauftragte/r",
-        allowed: &["reader"],
-    },
-    ActivityDef {
-        level: LAND,
-        name: "Landesgeschäftsstelle",
-        allowed: &["reader"],
-    },
-    ActivityDef {
-        level: LAND,
-        name: "Landeswahlobmensch",
-        allowed: &["reader"],
-    },
-    ActivityDef {
-        level: LAND,
-        name: "Mitgliederverwalter/in Land",
-        allowed: &["state_member_admin"],
-    },
-    ActivityDef {
-        level: LAND,
-        name: "Hauptamtliche/r",
-        allowed: &["reader", "member_admin"],
-    },
-    ActivityDef {
-        level: BEZIRK,
-        name: "Bezirkssprecher/in",
-        allowed: &["reader"],
-    },
-    ActivityDef {
-        level: STAMM,
-        name: "Stammesführer/in",
-        allowed: &["reader"],
-    },
-    ActivityDef {
-        level: STAMM,
-        name: "Stv. Stammesführer/in",
-        allowed: &["reader"],
-    },
-    ActivityDef {
-        level: STAMM,
-        name: "Stammesschatzmeister/in",
-        allowed: &["treasurer", "member_admin"],
-    },
-    ActivityDef {
-        level: STAMM,
-        name: "Mitgliederverwalter/in Stamm",
-        allowed: &["member_admin"],
-    },
+    ActivityDef { level: LAND, name: "Landesbeauftragte/r", allowed: &["reader"] },
+    ActivityDef { level: LAND, name: "Landesgeschäftsstelle", allowed: &["reader"] },
+    ActivityDef { level: LAND, name: "Landeswahlobmensch", allowed: &["reader"] },
+    ActivityDef { level: LAND, name: "Mitgliederverwalter/in Land", allowed: &["state_member_admin"] },
+    ActivityDef { level: LAND, name: "Hauptamtliche/r", allowed: &["reader", "member_admin"] },
+    ActivityDef { level: BEZIRK, name: "Bezirkssprecher/in", allowed: &["reader"] },
+    ActivityDef { level: STAMM, name: "Stammesführer/in", allowed: &["reader"] },
+    ActivityDef { level: STAMM, name: "Stv. Stammesführer/in", allowed: &["reader"] },
+    ActivityDef { level: STAMM, name: "Stammesschatzmeister/in", allowed: &["treasurer", "member_admin"] },
+    ActivityDef { level: STAMM, name: "Mitgliederverwalter/in Stamm", allowed: &["member_admin"] },
 ];
 
 /// Parses `p, <group>, <permission>` lines; comments and blank lines are skipped.
@@ -214,17 +153,11 @@ pub fn parse_policy(csv: &str) -> Result<BTreeMap<String, BTreeSet<Permission>>,
             )));
         };
         if *kind != "p" {
-            return Err(DomainError::Internal(format!(
-                "policy line {}: only `p` lines belong here",
-                n + 1
-            )));
+            return Err(DomainError::Internal(format!("policy line {}: only `p` lines belong here", n + 1)));
         }
-        let permission: Permission = permission
-            .parse()
-            .map_err(|e| DomainError::Internal(format!("policy line {}: {e}", n + 1)))?;
-        out.entry((*group).to_owned())
-            .or_default()
-            .insert(permission);
+        let permission: Permission =
+            permission.parse().map_err(|e| DomainError::Internal(format!("policy line {}: {e}", n + 1)))?;
+        out.entry((*group).to_owned()).or_default().insert(permission);
     }
     Ok(out)
 }
@@ -239,10 +172,7 @@ pub struct CatalogueIds {
 
 impl CatalogueIds {
     pub fn group(&self, key: &str) -> Result<i64, DomainError> {
-        self.groups
-            .get(key)
-            .copied()
-            .ok_or_else(|| DomainError::Internal(format!("group {key} missing")))
+        self.groups.get(key).copied().ok_or_else(|| DomainError::Internal(format!("group {key} missing")))
     }
 
     pub fn activity(&self, name: &str) -> Result<i64, DomainError> {
@@ -273,14 +203,11 @@ pub async fn ensure_default<C: ConnectionTrait>(conn: &C) -> Result<CatalogueIds
         ids.levels.push(row.id);
     }
     for g in GROUPS {
-        let perms = policy.get(g.key).ok_or_else(|| {
-            DomainError::Internal(format!("policy.csv has no lines for {}", g.key))
-        })?;
+        let perms = policy
+            .get(g.key)
+            .ok_or_else(|| DomainError::Internal(format!("policy.csv has no lines for {}", g.key)))?;
         if let Some(p) = perms.iter().find(|p| p.kind() != g.kind) {
-            return Err(DomainError::Internal(format!(
-                "group {} ({:?}) cannot hold {p}",
-                g.key, g.kind
-            )));
+            return Err(DomainError::Internal(format!("group {} ({:?}) cannot hold {p}", g.key, g.kind)));
         }
         let row = permission_group::ActiveModel {
             key: Set(g.key.to_owned()),
@@ -321,21 +248,15 @@ pub async fn ensure_default<C: ConnectionTrait>(conn: &C) -> Result<CatalogueIds
         }
         ids.activities.insert(a.name.to_owned(), row.id);
     }
-    counter::ActiveModel {
-        name: Set(counter::MEMBERSHIP_NUMBER.to_owned()),
-        value: Set(100_000),
-    }
-    .insert(conn)
-    .await?;
+    counter::ActiveModel { name: Set(counter::MEMBERSHIP_NUMBER.to_owned()), value: Set(100_000) }
+        .insert(conn)
+        .await?;
     Ok(ids)
 }
 
 async fn load_ids<C: ConnectionTrait>(conn: &C) -> Result<CatalogueIds, DomainError> {
     use sea_orm::QueryOrder;
-    let levels = level::Entity::find()
-        .order_by_asc(level::Column::Rank)
-        .all(conn)
-        .await?;
+    let levels = level::Entity::find().order_by_asc(level::Column::Rank).all(conn).await?;
     let groups = permission_group::Entity::find().all(conn).await?;
     let activities = activity::Entity::find().all(conn).await?;
     Ok(CatalogueIds {
@@ -362,43 +283,24 @@ mod tests {
     fn policy_matches_the_table_of_design_section_3() {
         let p = policy();
         assert_eq!(p["reader"], set(&[MemberRead]));
-        assert_eq!(
-            p["state_board"],
-            set(&[MemberRead, AdmissionApproveAdult, UnitReadFinance])
-        );
+        assert_eq!(p["state_board"], set(&[MemberRead, AdmissionApproveAdult, UnitReadFinance]));
         let mut st = p["state_board"].clone();
         st.extend([BankRead, PaymentRead]);
-        assert_eq!(
-            p["state_treasurer"], st,
-            "state_treasurer = state_board + bank.read, payment.read"
-        );
+        assert_eq!(p["state_treasurer"], st, "state_treasurer = state_board + bank.read, payment.read");
         assert_eq!(p["treasurer"], set(&[MemberRead, BankRead, PaymentRead]));
         assert_eq!(
             p["member_admin"],
-            set(&[
-                MemberRead,
-                MemberWrite,
-                MemberCreate,
-                BankRead,
-                BankWrite,
-                PaymentRead
-            ])
+            set(&[MemberRead, MemberWrite, MemberCreate, BankRead, BankWrite, PaymentRead])
         );
         let mut sma = p["member_admin"].clone();
         sma.extend([AdmissionApprove, UnitWrite, AssignmentWrite]);
         assert_eq!(p["state_member_admin"], sma);
         assert_eq!(p["finance"], set(&[PaymentRead, PaymentWrite]));
-        let all_membership: BTreeSet<_> = Permission::ALL
-            .iter()
-            .copied()
-            .filter(|p| p.kind() == GroupKind::Membership)
-            .collect();
+        let all_membership: BTreeSet<_> =
+            Permission::ALL.iter().copied().filter(|p| p.kind() == GroupKind::Membership).collect();
         assert_eq!(p["federation_admin"], all_membership);
-        let all_system: BTreeSet<_> = Permission::ALL
-            .iter()
-            .copied()
-            .filter(|p| p.kind() == GroupKind::System)
-            .collect();
+        let all_system: BTreeSet<_> =
+            Permission::ALL.iter().copied().filter(|p| p.kind() == GroupKind::System).collect();
         assert_eq!(p["system_admin"], all_system);
         assert_eq!(p["user_admin"], set(&[UserManage]));
         assert_eq!(p["catalogue_admin"], set(&[CatalogueManage]));
@@ -411,11 +313,7 @@ mod tests {
         let p = policy();
         assert_eq!(p.len(), GROUPS.len());
         for g in GROUPS {
-            assert!(
-                p[g.key].iter().all(|perm| perm.kind() == g.kind),
-                "{}",
-                g.key
-            );
+            assert!(p[g.key].iter().all(|perm| perm.kind() == g.kind), "{}", g.key);
         }
     }
 

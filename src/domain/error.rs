@@ -5,10 +5,7 @@ use sea_orm::DbErr;
 #[derive(Debug, thiserror::Error)]
 pub enum DomainError {
     #[error("{field}: {message}")]
-    BadInput {
-        field: &'static str,
-        message: String,
-    },
+    BadInput { field: &'static str, message: String },
     #[error("{0}")]
     Conflict(String),
     #[error("not found")]
@@ -23,9 +20,6 @@ pub enum DomainError {
 
 impl DomainError {
     pub fn bad_input(field: &'static str, message: impl Into<String>) -> Self {
-        Self::BadInput {
-            field,
-            message: message.into(),
-        }
+        Self::BadInput { field, message: message.into() }
     }
 }

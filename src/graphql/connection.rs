@@ -16,10 +16,7 @@ pub struct PageInfo {
 /// Validates `first`: 0 ≤ first ≤ 500.
 pub fn page_size(first: i32) -> async_graphql::Result<u64> {
     if !(0..=MAX_PAGE_SIZE).contains(&first) {
-        return Err(gql(ApiError::bad_input(
-            "first",
-            format!("must be between 0 and {MAX_PAGE_SIZE}"),
-        )));
+        return Err(gql(ApiError::bad_input("first", format!("must be between 0 and {MAX_PAGE_SIZE}"))));
     }
     Ok(first as u64)
 }

@@ -22,10 +22,7 @@ pub enum ApiError {
 
 impl ApiError {
     pub fn bad_input(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::BadUserInput {
-            field: field.into(),
-            message: message.into(),
-        }
+        Self::BadUserInput { field: field.into(), message: message.into() }
     }
 
     pub fn code(&self) -> &'static str {

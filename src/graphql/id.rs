@@ -43,10 +43,7 @@ pub fn decode_any(id: &ID, field: &str) -> async_graphql::Result<(Kind, i64)> {
 pub fn decode(id: &ID, kind: Kind, field: &str) -> async_graphql::Result<i64> {
     match decode_any(id, field)? {
         (k, raw) if k == kind => Ok(raw),
-        _ => Err(gql(ApiError::bad_input(
-            field,
-            format!("not an id of a {}", kind.as_str()),
-        ))),
+        _ => Err(gql(ApiError::bad_input(field, format!("not an id of a {}", kind.as_str())))),
     }
 }
 
@@ -58,9 +55,7 @@ pub fn decode_cursor(cursor: &str, field: &str) -> async_graphql::Result<i64> {
     let bad = || gql(ApiError::bad_input(field, "not a valid cursor"));
     let bytes = B64.decode(cursor).map_err(|_| bad())?;
     let text = std::str::from_utf8(&bytes).map_err(|_| bad())?;
-    text.strip_prefix("c:")
-        .and_then(|n| n.parse().ok())
-        .ok_or_else(bad)
+    text.strip_prefix("c:").and_then(|n| n.parse().ok()).ok_or_else(bad)
 }
 
 #[cfg(test)]

@@ -27,10 +27,8 @@ impl Loader<i64> for LevelLoader {
     type Error = Arc<DbErr>;
 
     async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
-        let rows = level::Entity::find()
-            .filter(level::Column::Id.is_in(keys.iter().copied()))
-            .all(&self.0)
-            .await?;
+        let rows =
+            level::Entity::find().filter(level::Column::Id.is_in(keys.iter().copied())).all(&self.0).await?;
         Ok(rows.into_iter().map(|r| (r.id, r)).collect())
     }
 }

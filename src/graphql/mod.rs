@@ -8,19 +8,23 @@ pub mod org_unit;
 pub mod scalars;
 
 use crate::auth::Caller;
+use crate::authz::Grants;
 use crate::config::Settings;
 use async_graphql::{
     Context, EmptyMutation, EmptySubscription, ID, Interface, Object, Schema, SchemaBuilder,
 };
 use chrono::NaiveDate;
 use sea_orm::DatabaseConnection;
+use std::sync::{Arc, LazyLock};
 
 pub type VerbandSchema = Schema<Query, EmptyMutation, EmptySubscription>;
 
-/// Per-request data: who is calling and the day the rules are evaluated on.
+/// Per-request data: who is calling, their grants (compiled once for the request)
+/// and the day the rules are evaluated on.
 #[derive(Debug, Clone)]
 pub struct RequestContext {
     pub caller: Caller,
+    pub grants: Arc<Grants>,
     pub today: NaiveDate,
     pub request_id: Option<String>,
 }
@@ -28,11 +32,12 @@ pub struct RequestContext {
 pub(crate) fn request<'a>(ctx: &'a Context<'_>) -> &'a RequestContext {
     // Every request executed by the HTTP layer carries one; a missing one would be
     // a programming error, answered as anonymous (deny by default).
-    static ANONYMOUS: RequestContext = RequestContext {
+    static ANONYMOUS: LazyLock<RequestContext> = LazyLock::new(|| RequestContext {
         caller: Caller::Anonymous,
+        grants: Arc::new(Grants::none()),
         today: NaiveDate::MIN,
         request_id: None,
-    };
+    });
     ctx.data_opt::<RequestContext>().unwrap_or(&ANONYMOUS)
 }
 
@@ -42,18 +47,14 @@ pub(crate) fn db<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a Database
 
 /// The schema without state, with the limits of the configuration; `verband schema`
 /// prints its SDL.
-pub fn schema_builder(
-    settings: &Settings,
-) -> SchemaBuilder<Query, EmptyMutation, EmptySubscription> {
+pub fn schema_builder(settings: &Settings) -> SchemaBuilder<Query, EmptyMutation, EmptySubscription> {
     Schema::build(Query, EmptyMutation, EmptySubscription)
         .limit_depth(settings.max_query_depth)
         .limit_complexity(settings.max_query_complexity)
 }
 
 pub fn sdl() -> String {
-    Schema::build(Query, EmptyMutation, EmptySubscription)
-        .finish()
-        .sdl()
+    Schema::build(Query, EmptyMutation, EmptySubscription).finish().sdl()
 }
 
 /// Relay's object identification.
@@ -70,18 +71,12 @@ impl Query {
     /// Any object by its global id; null when it does not exist or is not visible.
     async fn node(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Node>> {
         match id::decode_any(&id, "id")? {
-            (id::Kind::OrgUnit, raw) => {
-                Ok(org_unit::find_visible(ctx, raw).await?.map(Node::OrgUnit))
-            }
+            (id::Kind::OrgUnit, raw) => Ok(org_unit::find_visible(ctx, raw).await?.map(Node::OrgUnit)),
         }
     }
 
     /// One unit; null when it does not exist or is not visible to the caller (R14).
-    async fn org_unit(
-        &self,
-        ctx: &Context<'_>,
-        id: ID,
-    ) -> async_graphql::Result<Option<org_unit::OrgUnit>> {
+    async fn org_unit(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<org_unit::OrgUnit>> {
         let raw = id::decode(&id, id::Kind::OrgUnit, "id")?;
         org_unit::find_visible(ctx, raw).await
     }

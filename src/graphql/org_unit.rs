@@ -9,9 +9,7 @@ use crate::authz::units::{can_see_unit, visible_units};
 use async_graphql::{Context, Enum, ID, Object, SimpleObject};
 use entity::org_unit;
 use sea_orm::sea_query::Query;
-use sea_orm::{
-    ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select,
-};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select};
 
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 #[graphql(name = "OrgUnitStatus")]
@@ -98,15 +96,9 @@ impl OrgUnit {
 
     async fn level(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Level>> {
         let loaders = ctx.data::<Loaders>()?;
-        let level = loaders
-            .level
-            .load_one(self.0.level_id)
-            .await
-            .map_err(|e| gql(ApiError::from((*e).clone())))?;
-        Ok(level.map(|l| Level {
-            name: l.name,
-            rank: l.rank,
-        }))
+        let level =
+            loaders.level.load_one(self.0.level_id).await.map_err(|e| gql(ApiError::from((*e).clone())))?;
+        Ok(level.map(|l| Level { name: l.name, rank: l.rank }))
     }
 
     /// The parent unit; null for the root and when the parent is not visible.
@@ -115,13 +107,10 @@ impl OrgUnit {
             return Ok(None);
         };
         let loaders = ctx.data::<Loaders>()?;
-        let parent = loaders
-            .org_unit
-            .load_one(parent_id)
-            .await
-            .map_err(|e| gql(ApiError::from((*e).clone())))?;
-        let caller = request(ctx).caller;
-        Ok(parent.filter(|u| can_see_unit(caller, u)).map(OrgUnit))
+        let parent =
+            loaders.org_unit.load_one(parent_id).await.map_err(|e| gql(ApiError::from((*e).clone())))?;
+        let grants = &request(ctx).grants;
+        Ok(parent.filter(|u| can_see_unit(grants, u)).map(OrgUnit))
     }
 }
 
@@ -167,18 +156,11 @@ impl OrgUnitConnection {
     }
 }
 
-pub async fn find_visible(
-    ctx: &Context<'_>,
-    raw_id: i64,
-) -> async_graphql::Result<Option<OrgUnit>> {
+pub async fn find_visible(ctx: &Context<'_>, raw_id: i64) -> async_graphql::Result<Option<OrgUnit>> {
     let loaders = ctx.data::<Loaders>()?;
-    let unit = loaders
-        .org_unit
-        .load_one(raw_id)
-        .await
-        .map_err(|e| gql(ApiError::from((*e).clone())))?;
-    let caller = request(ctx).caller;
-    Ok(unit.filter(|u| can_see_unit(caller, u)).map(OrgUnit))
+    let unit = loaders.org_unit.load_one(raw_id).await.map_err(|e| gql(ApiError::from((*e).clone())))?;
+    let grants = &request(ctx).grants;
+    Ok(unit.filter(|u| can_see_unit(grants, u)).map(OrgUnit))
 }
 
 pub async fn list(
@@ -188,12 +170,9 @@ pub async fn list(
     after: Option<String>,
 ) -> async_graphql::Result<OrgUnitConnection> {
     let limit = page_size(first)?;
-    let after = after
-        .as_deref()
-        .map(|c| id::decode_cursor(c, "after"))
-        .transpose()?;
-    let caller = request(ctx).caller;
-    let mut matching = org_unit::Entity::find().filter(visible_units(caller));
+    let after = after.as_deref().map(|c| id::decode_cursor(c, "after")).transpose()?;
+    let grants = &request(ctx).grants;
+    let mut matching = org_unit::Entity::find().filter(visible_units(grants));
     if let Some(parent) = &parent_id {
         let parent = id::decode(parent, Kind::OrgUnit, "parentId")?;
         // Children are listed only below a parent the caller may see, in the same
@@ -202,33 +181,23 @@ pub async fn list(
             .column(org_unit::Column::Id)
             .from(org_unit::Entity)
             .and_where(org_unit::Column::Id.eq(parent))
-            .cond_where(visible_units(caller))
+            .cond_where(visible_units(grants))
             .take();
         matching = matching.filter(org_unit::Column::ParentId.in_subquery(visible_parent));
     }
-    let mut page = matching
-        .clone()
-        .order_by_asc(org_unit::Column::Id)
-        .limit(limit + 1);
+    let mut page = matching.clone().order_by_asc(org_unit::Column::Id).limit(limit + 1);
     if let Some(after) = after {
         page = page.filter(org_unit::Column::Id.gt(after));
     }
     let mut rows = page.all(db(ctx)?).await.map_err(gql)?;
     let has_next_page = rows.len() as u64 > limit;
     rows.truncate(limit as usize);
-    let edges: Vec<OrgUnitEdge> = rows
-        .into_iter()
-        .map(|m| OrgUnitEdge { node: OrgUnit(m) })
-        .collect();
+    let edges: Vec<OrgUnitEdge> = rows.into_iter().map(|m| OrgUnitEdge { node: OrgUnit(m) }).collect();
     let page_info = PageInfo {
         has_next_page,
         has_previous_page: after.is_some(),
         start_cursor: edges.first().map(|e| id::cursor(e.node.0.id)),
         end_cursor: edges.last().map(|e| id::cursor(e.node.0.id)),
     };
-    Ok(OrgUnitConnection {
-        edges,
-        page_info,
-        matching,
-    })
+    Ok(OrgUnitConnection { edges, page_info, matching })
 }

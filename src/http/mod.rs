@@ -2,6 +2,7 @@
 pub mod graphql;
 pub mod health;
 
+use crate::authz::Authz;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::graphql::VerbandSchema;
@@ -9,12 +10,11 @@ use axum::Router;
 use axum::http::{HeaderName, Request};
 use axum::routing::get;
 use sea_orm::DatabaseConnection;
+use std::sync::Arc;
 use std::time::Duration;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::request_id::{
-    MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
-};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
@@ -24,6 +24,7 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub struct AppState {
     pub schema: VerbandSchema,
     pub db: DatabaseConnection,
+    pub authz: Arc<Authz>,
     pub clock: Clock,
 }
 

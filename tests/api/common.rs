@@ -21,11 +21,7 @@ pub fn today() -> NaiveDate {
 
 /// Cheap argon2 parameters: tests check behaviour, not hashing cost.
 pub fn cheap_password_params() -> PasswordParams {
-    PasswordParams {
-        memory_kib: 256,
-        iterations: 1,
-        parallelism: 1,
-    }
+    PasswordParams { memory_kib: 256, iterations: 1, parallelism: 1 }
 }
 
 pub fn hasher() -> PasswordHasher {
@@ -33,9 +29,7 @@ pub fn hasher() -> PasswordHasher {
 }
 
 fn postgres_admin_url() -> Option<String> {
-    std::env::var("VERBAND_TEST_DATABASE_URL")
-        .ok()
-        .filter(|u| u.starts_with("postgres"))
+    std::env::var("VERBAND_TEST_DATABASE_URL").ok().filter(|u| u.starts_with("postgres"))
 }
 
 pub fn is_postgres() -> bool {
@@ -77,14 +71,10 @@ async fn prepare_template(kind: Template, url: String) -> String {
     let conn = db::connect(&settings).await.expect("connect template");
     db::migrate(&conn).await.expect("migrate template");
     if kind == Template::Demo {
-        verband::domain::seed::demo::seed(&conn, &hasher(), Clock::Fixed(today()))
-            .await
-            .expect("demo seed");
+        verband::domain::seed::demo::seed(&conn, &hasher(), Clock::Fixed(today())).await.expect("demo seed");
     }
     if conn.get_database_backend() == sea_orm::DatabaseBackend::Sqlite {
-        conn.execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)")
-            .await
-            .expect("checkpoint");
+        conn.execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)").await.expect("checkpoint");
     }
     conn.close().await.expect("close template");
     url
@@ -102,9 +92,7 @@ async fn template(kind: Template) -> &'static str {
     cell.get_or_init(|| async move {
         match postgres_admin_url() {
             Some(admin) => {
-                let admin_conn = Database::connect(&admin)
-                    .await
-                    .expect("connect to PostgreSQL");
+                let admin_conn = Database::connect(&admin).await.expect("connect to PostgreSQL");
                 drop_stale_databases(&admin_conn).await;
                 let name = format!("verband_tpl_{suffix}_{}", std::process::id());
                 admin_conn
@@ -120,8 +108,7 @@ async fn template(kind: Template) -> &'static str {
                 name
             }
             None => {
-                let dir = std::env::temp_dir()
-                    .join(format!("verband-tpl-{}-{suffix}", std::process::id()));
+                let dir = std::env::temp_dir().join(format!("verband-tpl-{}-{suffix}", std::process::id()));
                 std::fs::create_dir_all(&dir).expect("template dir");
                 let file = dir.join("verband.db");
                 let _ = std::fs::remove_file(&file);
@@ -149,9 +136,7 @@ async fn drop_stale_databases(admin: &DatabaseConnection) {
         };
         let is_mine = name.ends_with(&mine) || name.contains(&format!("{mine}_"));
         if !is_mine {
-            let _ = admin
-                .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .await;
+            let _ = admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
         }
     }
 }
@@ -162,14 +147,9 @@ impl TestDb {
         let dir = tempfile::tempdir().expect("tempdir");
         let url = match postgres_admin_url() {
             Some(admin) => {
-                let name = format!(
-                    "verband_t_{}_{}",
-                    std::process::id(),
-                    COUNTER.fetch_add(1, Ordering::SeqCst)
-                );
-                let admin_conn = Database::connect(&admin)
-                    .await
-                    .expect("connect to PostgreSQL");
+                let name =
+                    format!("verband_t_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst));
+                let admin_conn = Database::connect(&admin).await.expect("connect to PostgreSQL");
                 admin_conn
                     .execute_unprepared(&format!("CREATE DATABASE {name} TEMPLATE {tpl}"))
                     .await
@@ -183,11 +163,7 @@ impl TestDb {
                 format!("sqlite://{}?mode=rwc", file.display())
             }
         };
-        TestDb {
-            url,
-            data_dir: dir.path().to_path_buf(),
-            _dir: dir,
-        }
+        TestDb { url, data_dir: dir.path().to_path_buf(), _dir: dir }
     }
 
     pub async fn empty() -> TestDb {
@@ -240,12 +216,7 @@ impl TestServer {
         tokio::spawn(app.run_until(async move {
             let _ = rx.await;
         }));
-        TestServer {
-            base,
-            db,
-            client: reqwest::Client::new(),
-            shutdown: Some(tx),
-        }
+        TestServer { base, db, client: reqwest::Client::new(), shutdown: Some(tx) }
     }
 
     pub async fn demo() -> TestServer {
@@ -266,11 +237,7 @@ impl TestServer {
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.client
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .expect("request")
+        self.client.get(format!("{}{path}", self.base)).send().await.expect("request")
     }
 }
 

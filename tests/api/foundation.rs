@@ -33,15 +33,9 @@ async fn r14_anonymous_callers_see_exactly_the_public_units() {
     let server = TestServer::demo().await;
     let conn = server.db.connect().await;
     let all = org_unit::Entity::find().all(&conn).await.expect("units");
-    let public: BTreeSet<String> = all
-        .iter()
-        .filter(|u| u.visibility == Visibility::Public)
-        .map(|u| u.name.clone())
-        .collect();
-    assert!(
-        public.len() < all.len(),
-        "the demo must have non-public units for this test to mean anything"
-    );
+    let public: BTreeSet<String> =
+        all.iter().filter(|u| u.visibility == Visibility::Public).map(|u| u.name.clone()).collect();
+    assert!(public.len() < all.len(), "the demo must have non-public units for this test to mean anything");
 
     let body = server.gql(UNITS_PAGE, json!({ "first": 500 })).await;
     assert!(body["errors"].is_null(), "{body}");
@@ -93,9 +87,7 @@ async fn r14_invisible_units_are_null_and_their_children_unlisted_for_anonymous(
 
     // The public children of an invisible unit do not reveal it.
     let q = "query($p: ID!) { orgUnits(parentId: $p) { totalCount edges { node { name } } } }";
-    let body = server
-        .gql(q, json!({ "p": global_id(internal_parent.id) }))
-        .await;
+    let body = server.gql(q, json!({ "p": global_id(internal_parent.id) })).await;
     assert_eq!(body["data"]["orgUnits"]["totalCount"], 0, "{body}");
     // ...while those of a visible unit are listed, again only the public ones.
     let bayern = unit_named(&server, "Landesverband Bayern").await;
@@ -113,21 +105,13 @@ async fn r14_invisible_units_are_null_and_their_children_unlisted_for_anonymous(
 async fn org_units_page_with_cursors_without_gaps_or_repeats() {
     let server = TestServer::demo().await;
     let everything = server.gql(UNITS_PAGE, json!({ "first": 500 })).await;
-    let total = everything["data"]["orgUnits"]["totalCount"]
-        .as_u64()
-        .expect("count");
+    let total = everything["data"]["orgUnits"]["totalCount"].as_u64().expect("count");
     let mut seen = Vec::new();
     let mut after: Option<String> = None;
     loop {
-        let body = server
-            .gql(UNITS_PAGE, json!({ "first": 4, "after": after }))
-            .await;
+        let body = server.gql(UNITS_PAGE, json!({ "first": 4, "after": after })).await;
         let conn = &body["data"]["orgUnits"];
-        assert_eq!(
-            conn["totalCount"].as_u64(),
-            Some(total),
-            "totalCount ignores paging"
-        );
+        assert_eq!(conn["totalCount"].as_u64(), Some(total), "totalCount ignores paging");
         for e in conn["edges"].as_array().expect("edges") {
             seen.push(e["node"]["id"].as_str().expect("id").to_owned());
         }
@@ -149,14 +133,10 @@ async fn bad_arguments_are_bad_user_input_naming_the_field() {
     assert_eq!(error_field(&body), Some("first"));
     let body = server.gql(UNITS_PAGE, json!({ "first": -1 })).await;
     assert_eq!(error_field(&body), Some("first"));
-    let body = server
-        .gql(UNITS_PAGE, json!({ "first": 5, "after": "garbage" }))
-        .await;
+    let body = server.gql(UNITS_PAGE, json!({ "first": 5, "after": "garbage" })).await;
     assert_eq!(error_code(&body), Some("BAD_USER_INPUT"));
     assert_eq!(error_field(&body), Some("after"));
-    let body = server
-        .gql("{ orgUnit(id: \"not-an-id\") { name } }", json!({}))
-        .await;
+    let body = server.gql("{ orgUnit(id: \"not-an-id\") { name } }", json!({})).await;
     assert_eq!(error_code(&body), Some("BAD_USER_INPUT"));
     assert_eq!(error_field(&body), Some("id"));
 }
@@ -173,19 +153,8 @@ async fn syntax_errors_are_bad_user_input() {
 #[tokio::test]
 async fn query_depth_is_limited() {
     let server = TestServer::start_with(TestDb::demo().await, |s| s.max_query_depth = 3).await;
-    let body = server
-        .gql(
-            "{ orgUnits { edges { node { parent { parent { name } } } } } }",
-            json!({}),
-        )
-        .await;
-    assert!(
-        body["errors"][0]["message"]
-            .as_str()
-            .expect("message")
-            .contains("too deep"),
-        "{body}"
-    );
+    let body = server.gql("{ orgUnits { edges { node { parent { parent { name } } } } } }", json!({})).await;
+    assert!(body["errors"][0]["message"].as_str().expect("message").contains("too deep"), "{body}");
     assert_eq!(error_code(&body), Some("BAD_USER_INPUT"));
     assert!(body["data"].is_null());
 }
@@ -214,26 +183,14 @@ async fn health_readiness_graphiql_and_request_ids() {
     let page = server.get("/").await;
     assert_eq!(page.status().as_u16(), 200);
     assert!(page.text().await.expect("body").contains("graphiql"));
-    let get = server
-        .get("/graphql?query=%7BorgUnits%7BtotalCount%7D%7D")
-        .await;
+    let get = server.get("/graphql?query=%7BorgUnits%7BtotalCount%7D%7D").await;
     let body: Value = get.json().await.expect("json");
-    assert!(
-        body["data"]["orgUnits"]["totalCount"]
-            .as_u64()
-            .expect("count")
-            > 0
-    );
+    assert!(body["data"]["orgUnits"]["totalCount"].as_u64().expect("count") > 0);
 }
 
 #[tokio::test]
 async fn schema_snapshot_matches_the_code() {
-    let checked_in =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql"))
-            .expect("schema.graphql");
-    assert_eq!(
-        checked_in,
-        verband::graphql::sdl(),
-        "run `cargo run -- schema > schema.graphql`"
-    );
+    let checked_in = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql"))
+        .expect("schema.graphql");
+    assert_eq!(checked_in, verband::graphql::sdl(), "run `cargo run -- schema > schema.graphql`");
 }

@@ -3,8 +3,8 @@ use crate::common::{TestDb, hasher, today};
 use chrono::{DateTime, Utc};
 use entity::*;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    Set,
 };
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use verband::clock::Clock;
@@ -28,13 +28,8 @@ async fn group_keys(conn: &DatabaseConnection) -> HashMap<i64, String> {
 async fn migrations_run_twice_without_harm() {
     let db = TestDb::empty().await;
     let conn = db.connect().await;
-    verband::db::migrate(&conn)
-        .await
-        .expect("second run is a no-op");
-    assert_eq!(
-        org_unit::Entity::find().count(&conn).await.expect("count"),
-        0
-    );
+    verband::db::migrate(&conn).await.expect("second run is a no-op");
+    assert_eq!(org_unit::Entity::find().count(&conn).await.expect("count"), 0);
 }
 
 #[tokio::test]
@@ -54,11 +49,7 @@ async fn demo_catalogue_matches_design_section_3() {
     // Stored group permissions are the lines of policies/policy.csv.
     let keys = group_keys(&conn).await;
     let mut stored: BTreeMap<String, BTreeSet<verband::authz::Permission>> = BTreeMap::new();
-    for row in permission_group_permission::Entity::find()
-        .all(&conn)
-        .await
-        .expect("perms")
-    {
+    for row in permission_group_permission::Entity::find().all(&conn).await.expect("perms") {
         stored
             .entry(keys[&row.permission_group_id].clone())
             .or_default()
@@ -68,39 +59,20 @@ async fn demo_catalogue_matches_design_section_3() {
     assert_eq!(stored, policy);
 
     // Activities on their level with their allowed groups.
-    let level_names: HashMap<i64, String> = level::Entity::find()
-        .all(&conn)
-        .await
-        .expect("levels")
-        .into_iter()
-        .map(|l| (l.id, l.name))
-        .collect();
-    let activities = activity::Entity::find()
-        .all(&conn)
-        .await
-        .expect("activities");
-    let allowed = activity_allowed_group::Entity::find()
-        .all(&conn)
-        .await
-        .expect("allowed");
+    let level_names: HashMap<i64, String> =
+        level::Entity::find().all(&conn).await.expect("levels").into_iter().map(|l| (l.id, l.name)).collect();
+    let activities = activity::Entity::find().all(&conn).await.expect("activities");
+    let allowed = activity_allowed_group::Entity::find().all(&conn).await.expect("allowed");
     assert_eq!(activities.len(), ACTIVITIES.len());
     for def in ACTIVITIES {
-        let a = activities
-            .iter()
-            .find(|a| a.name == def.name)
-            .expect("activity stored");
+        let a = activities.iter().find(|a| a.name == def.name).expect("activity stored");
         assert_eq!(level_names[&a.level_id], LEVELS[def.level], "{}", def.name);
         let groups: BTreeSet<&str> = allowed
             .iter()
             .filter(|r| r.activity_id == a.id)
             .map(|r| keys[&r.permission_group_id].as_str())
             .collect();
-        assert_eq!(
-            groups,
-            def.allowed.iter().copied().collect(),
-            "{}",
-            def.name
-        );
+        assert_eq!(groups, def.allowed.iter().copied().collect(), "{}", def.name);
     }
 }
 
@@ -109,22 +81,12 @@ async fn demo_tree_is_bund_three_laender_two_bezirke_three_staemme_with_mixed_vi
     let db = TestDb::demo().await;
     let conn = db.connect().await;
     let units = org_unit::Entity::find().all(&conn).await.expect("units");
-    let levels: HashMap<i64, i32> = level::Entity::find()
-        .all(&conn)
-        .await
-        .expect("levels")
-        .into_iter()
-        .map(|l| (l.id, l.rank))
-        .collect();
+    let levels: HashMap<i64, i32> =
+        level::Entity::find().all(&conn).await.expect("levels").into_iter().map(|l| (l.id, l.rank)).collect();
     let by_id: HashMap<i64, &org_unit::Model> = units.iter().map(|u| (u.id, u)).collect();
     let roots: Vec<_> = units.iter().filter(|u| u.parent_id.is_none()).collect();
     assert_eq!(roots.len(), 1);
-    let children = |id: i64| {
-        units
-            .iter()
-            .filter(move |u| u.parent_id == Some(id))
-            .collect::<Vec<_>>()
-    };
+    let children = |id: i64| units.iter().filter(move |u| u.parent_id == Some(id)).collect::<Vec<_>>();
     let laender = children(roots[0].id);
     assert_eq!(laender.len(), 3);
     for land in laender {
@@ -144,10 +106,7 @@ async fn demo_tree_is_bund_three_laender_two_bezirke_three_staemme_with_mixed_vi
         assert_eq!(u.depth, levels[&u.level_id]);
     }
     let visibilities: BTreeSet<&str> = units.iter().map(|u| u.visibility.as_str()).collect();
-    assert_eq!(
-        visibilities,
-        BTreeSet::from(["HIDDEN", "INTERNAL", "PUBLIC", "RESTRICTED"])
-    );
+    assert_eq!(visibilities, BTreeSet::from(["HIDDEN", "INTERNAL", "PUBLIC", "RESTRICTED"]));
 }
 
 #[tokio::test]
@@ -155,15 +114,8 @@ async fn demo_members_are_plausible_with_valid_bank_data() {
     let db = TestDb::demo().await;
     let conn = db.connect().await;
     let members = member::Entity::find().all(&conn).await.expect("members");
-    assert!(
-        (280..=340).contains(&members.len()),
-        "about 300 members, got {}",
-        members.len()
-    );
-    let numbers: BTreeSet<&str> = members
-        .iter()
-        .map(|m| m.membership_number.as_str())
-        .collect();
+    assert!((280..=340).contains(&members.len()), "about 300 members, got {}", members.len());
+    let numbers: BTreeSet<&str> = members.iter().map(|m| m.membership_number.as_str()).collect();
     assert_eq!(numbers.len(), members.len());
     for m in &members {
         assert!(!m.first_name.is_empty() && !m.last_name.is_empty());
@@ -175,35 +127,15 @@ async fn demo_members_are_plausible_with_valid_bank_data() {
             );
         }
     }
-    let accounts = bank_account::Entity::find()
-        .all(&conn)
-        .await
-        .expect("accounts");
+    let accounts = bank_account::Entity::find().all(&conn).await.expect("accounts");
     assert!(accounts.len() > 100, "some members have bank accounts");
     for a in &accounts {
-        assert!(
-            a.iban.parse::<iban::Iban>().is_ok(),
-            "invalid IBAN {}",
-            a.iban
-        );
+        assert!(a.iban.parse::<iban::Iban>().is_ok(), "invalid IBAN {}", a.iban);
     }
-    let mandates = sepa_mandate::Entity::find()
-        .all(&conn)
-        .await
-        .expect("mandates");
+    let mandates = sepa_mandate::Entity::find().all(&conn).await.expect("mandates");
     assert!(!mandates.is_empty());
-    assert!(
-        mandates
-            .iter()
-            .all(|m| m.iban.parse::<iban::Iban>().is_ok())
-    );
-    assert!(
-        payment::Entity::find()
-            .count(&conn)
-            .await
-            .expect("payments")
-            > 100
-    );
+    assert!(mandates.iter().all(|m| m.iban.parse::<iban::Iban>().is_ok()));
+    assert!(payment::Entity::find().count(&conn).await.expect("payments") > 100);
     let statuses: BTreeSet<&str> = members.iter().map(|m| m.status.as_str()).collect();
     assert!(statuses.contains("ACTIVE") && statuses.contains("LEFT"));
 }
@@ -223,16 +155,9 @@ async fn demo_personas_are_set_up_as_documented() {
             .await
             .expect("q")
             .expect(username);
-        assert!(
-            hasher.verify(DEMO_PASSWORD, user.password_hash.as_deref().expect("hash")),
-            "{username}"
-        );
+        assert!(hasher.verify(DEMO_PASSWORD, user.password_hash.as_deref().expect("hash")), "{username}");
         assert_eq!(user.level, p.level, "{username}");
-        assert_eq!(
-            user.privacy_pledge_signed_on.is_some(),
-            p.pledge,
-            "{username}"
-        );
+        assert_eq!(user.privacy_pledge_signed_on.is_some(), p.pledge, "{username}");
         assert_eq!(user.member_id.is_some(), p.member.is_some(), "{username}");
         let system: BTreeSet<String> = user_system_group::Entity::find()
             .filter(user_system_group::Column::UserId.eq(user.id))
@@ -242,11 +167,7 @@ async fn demo_personas_are_set_up_as_documented() {
             .into_iter()
             .map(|g| keys[&g.permission_group_id].clone())
             .collect();
-        assert_eq!(
-            system,
-            p.system_groups.iter().map(|s| s.to_string()).collect(),
-            "{username}"
-        );
+        assert_eq!(system, p.system_groups.iter().map(|s| s.to_string()).collect(), "{username}");
         if let (Some(office), Some(member_id)) = (&p.office, user.member_id) {
             let assignments = assignment::Entity::find()
                 .filter(assignment::Column::MemberId.eq(member_id))
@@ -255,42 +176,19 @@ async fn demo_personas_are_set_up_as_documented() {
                 .expect("q");
             assert_eq!(assignments.len(), 1, "{username}");
             let a = &assignments[0];
-            let unit = org_unit::Entity::find_by_id(a.org_unit_id)
-                .one(&conn)
-                .await
-                .expect("q")
-                .expect("unit");
+            let unit =
+                org_unit::Entity::find_by_id(a.org_unit_id).one(&conn).await.expect("q").expect("unit");
             assert_eq!(unit.name, office.unit, "{username}");
-            assert_eq!(
-                a.level_group_id.map(|g| keys[&g].as_str()),
-                office.level_group,
-                "{username}"
-            );
-            assert_eq!(
-                a.tree_group_id.map(|g| keys[&g].as_str()),
-                office.tree_group,
-                "{username}"
-            );
-            assert_eq!(
-                a.is_effective_on(day),
-                office.ends_on.is_none(),
-                "{username}: R5 on {day}"
-            );
+            assert_eq!(a.level_group_id.map(|g| keys[&g].as_str()), office.level_group, "{username}");
+            assert_eq!(a.tree_group_id.map(|g| keys[&g].as_str()), office.tree_group, "{username}");
+            assert_eq!(a.is_effective_on(day), office.ends_on.is_none(), "{username}: R5 on {day}");
         }
     }
     // The persona roles of the issue: a system user without member, a user without
     // pledge, a member whose assignment has ended.
-    assert!(
-        PERSONAS
-            .iter()
-            .any(|p| p.member.is_none() && p.system_groups == ["user_admin"])
-    );
+    assert!(PERSONAS.iter().any(|p| p.member.is_none() && p.system_groups == ["user_admin"]));
     assert!(PERSONAS.iter().any(|p| p.member.is_some() && !p.pledge));
-    assert!(
-        PERSONAS
-            .iter()
-            .any(|p| p.office.as_ref().is_some_and(|o| o.ends_on.is_some()))
-    );
+    assert!(PERSONAS.iter().any(|p| p.office.as_ref().is_some_and(|o| o.ends_on.is_some())));
 
     // The demo's administrator is what `verband bootstrap` creates.
     let admin = user::Entity::find()
@@ -304,10 +202,7 @@ async fn demo_personas_are_set_up_as_documented() {
 
 async fn assert_admin(conn: &DatabaseConnection, admin: &user::Model, keys: &HashMap<i64, String>) {
     assert_eq!(admin.level, 3);
-    assert_eq!(
-        admin.global_tree_group_id.map(|g| keys[&g].as_str()),
-        Some("federation_admin")
-    );
+    assert_eq!(admin.global_tree_group_id.map(|g| keys[&g].as_str()), Some("federation_admin"));
     assert!(admin.privacy_pledge_signed_on.is_some());
     let member = member::Entity::find_by_id(admin.member_id.expect("member user"))
         .one(conn)
@@ -343,33 +238,16 @@ async fn bootstrap_creates_root_and_administrator_once() {
         &conn,
         &hasher,
         clock,
-        AdminInput {
-            username: "chef",
-            password: "a long enough secret",
-        },
+        AdminInput { username: "chef", password: "a long enough secret" },
         "Bundesverband",
     )
     .await
     .expect("bootstrap");
     assert!(done.created_root);
-    let root = org_unit::Entity::find_by_id(done.root_unit_id)
-        .one(&conn)
-        .await
-        .expect("q")
-        .expect("root");
-    assert_eq!(
-        (root.parent_id, root.path.clone(), root.depth),
-        (None, format!("/{}/", root.id), 0)
-    );
-    let admin = user::Entity::find_by_id(done.user_id)
-        .one(&conn)
-        .await
-        .expect("q")
-        .expect("user");
-    assert!(hasher.verify(
-        "a long enough secret",
-        admin.password_hash.as_deref().expect("hash")
-    ));
+    let root = org_unit::Entity::find_by_id(done.root_unit_id).one(&conn).await.expect("q").expect("root");
+    assert_eq!((root.parent_id, root.path.clone(), root.depth), (None, format!("/{}/", root.id), 0));
+    let admin = user::Entity::find_by_id(done.user_id).one(&conn).await.expect("q").expect("user");
+    assert!(hasher.verify("a long enough secret", admin.password_hash.as_deref().expect("hash")));
     assert_admin(&conn, &admin, &group_keys(&conn).await).await;
 
     // The same username again: CONFLICT, nothing written.
@@ -381,36 +259,15 @@ async fn bootstrap_creates_root_and_administrator_once() {
         &conn,
         &hasher,
         clock,
-        AdminInput {
-            username: "chef",
-            password: "another long secret",
-        },
+        AdminInput { username: "chef", password: "another long secret" },
         "x",
     )
     .await;
     assert!(matches!(again, Err(DomainError::Conflict(_))), "{again:?}");
     // A second administrator reuses the root.
-    let short = bootstrap(
-        &conn,
-        &hasher,
-        clock,
-        AdminInput {
-            username: "zwei",
-            password: "short",
-        },
-        "x",
-    )
-    .await;
-    assert!(
-        matches!(
-            short,
-            Err(DomainError::BadInput {
-                field: "password",
-                ..
-            })
-        ),
-        "{short:?}"
-    );
+    let short =
+        bootstrap(&conn, &hasher, clock, AdminInput { username: "zwei", password: "short" }, "x").await;
+    assert!(matches!(short, Err(DomainError::BadInput { field: "password", .. })), "{short:?}");
     let after = (
         user::Entity::find().count(&conn).await.expect("q"),
         member::Entity::find().count(&conn).await.expect("q"),
@@ -420,10 +277,7 @@ async fn bootstrap_creates_root_and_administrator_once() {
         &conn,
         &hasher,
         clock,
-        AdminInput {
-            username: "zwei",
-            password: "a long enough secret",
-        },
+        AdminInput { username: "zwei", password: "a long enough secret" },
         "x",
     )
     .await
@@ -440,24 +294,11 @@ async fn fingerprint(conn: &DatabaseConnection) -> Vec<String> {
         .await
         .expect("q")
         .into_iter()
-        .map(|u| {
-            format!(
-                "{} {} {} {}",
-                u.path,
-                u.name,
-                u.visibility.as_str(),
-                u.level_id
-            )
-        })
+        .map(|u| format!("{} {} {} {}", u.path, u.name, u.visibility.as_str(), u.level_id))
         .collect();
     out.extend(
-        member::Entity::find()
-            .order_by_asc(member::Column::Id)
-            .all(conn)
-            .await
-            .expect("q")
-            .into_iter()
-            .map(|m| {
+        member::Entity::find().order_by_asc(member::Column::Id).all(conn).await.expect("q").into_iter().map(
+            |m| {
                 format!(
                     "{} {} {} {} {:?} {:?} {}",
                     m.membership_number,
@@ -468,7 +309,8 @@ async fn fingerprint(conn: &DatabaseConnection) -> Vec<String> {
                     m.street,
                     m.status.as_str()
                 )
-            }),
+            },
+        ),
     );
     out.extend(
         bank_account::Entity::find()
@@ -486,44 +328,25 @@ async fn fingerprint(conn: &DatabaseConnection) -> Vec<String> {
             .await
             .expect("q")
             .into_iter()
-            .map(|a| {
-                format!(
-                    "{} {} {} {:?}",
-                    a.member_id, a.org_unit_id, a.activity_id, a.level_group_id
-                )
-            }),
+            .map(|a| format!("{} {} {} {:?}", a.member_id, a.org_unit_id, a.activity_id, a.level_group_id)),
     );
     out
 }
 
 #[tokio::test]
 async fn synthetic_load_is_deterministic_and_sized_as_asked() {
-    let spec = SyntheticSpec {
-        members: 700,
-        units: 60,
-        seed: 7,
-    };
-    let (a, b, c) = (
-        TestDb::empty().await,
-        TestDb::empty().await,
-        TestDb::empty().await,
-    );
+    let spec = SyntheticSpec { members: 700, units: 60, seed: 7 };
+    let (a, b, c) = (TestDb::empty().await, TestDb::empty().await, TestDb::empty().await);
     let (ca, cb, cc) = (a.connect().await, b.connect().await, c.connect().await);
     let report = synthetic::seed(&ca, &hasher(), spec).await.expect("seed a");
     synthetic::seed(&cb, &hasher(), spec).await.expect("seed b");
-    synthetic::seed(&cc, &hasher(), SyntheticSpec { seed: 8, ..spec })
-        .await
-        .expect("seed c");
+    synthetic::seed(&cc, &hasher(), SyntheticSpec { seed: 8, ..spec }).await.expect("seed c");
     assert_eq!(report.units, 60);
     assert_eq!(report.members, 700);
     assert_eq!(org_unit::Entity::find().count(&ca).await.expect("q"), 60);
     assert_eq!(member::Entity::find().count(&ca).await.expect("q"), 700);
     assert!(report.assignments > 0 && report.users > 0);
-    let (fa, fb, fc) = (
-        fingerprint(&ca).await,
-        fingerprint(&cb).await,
-        fingerprint(&cc).await,
-    );
+    let (fa, fb, fc) = (fingerprint(&ca).await, fingerprint(&cb).await, fingerprint(&cc).await);
     assert_eq!(fa, fb, "same seed, same data");
     assert_ne!(fa, fc, "another seed, other data");
     // Ids continue after explicit-id inserts (PostgreSQL sequences were moved on).
@@ -551,24 +374,9 @@ async fn seeding_refuses_a_database_that_has_a_tree() {
     let db = TestDb::demo().await;
     let conn = db.connect().await;
     let demo_again = demo::seed(&conn, &hasher(), Clock::Fixed(today())).await;
-    assert!(
-        matches!(demo_again, Err(DomainError::Conflict(_))),
-        "{demo_again:?}"
-    );
-    let synthetic = synthetic::seed(
-        &conn,
-        &hasher(),
-        SyntheticSpec {
-            members: 10,
-            units: 5,
-            seed: 1,
-        },
-    )
-    .await;
-    assert!(
-        matches!(synthetic, Err(DomainError::Conflict(_))),
-        "{synthetic:?}"
-    );
+    assert!(matches!(demo_again, Err(DomainError::Conflict(_))), "{demo_again:?}");
+    let synthetic = synthetic::seed(&conn, &hasher(), SyntheticSpec { members: 10, units: 5, seed: 1 }).await;
+    assert!(matches!(synthetic, Err(DomainError::Conflict(_))), "{synthetic:?}");
 }
 
 /// R1 rests on "all units below X" being one indexed predicate: it must select the
@@ -578,9 +386,7 @@ async fn seeding_refuses_a_database_that_has_a_tree() {
 async fn r1_subtree_predicate_selects_exactly_the_descendants() {
     let db = TestDb::empty().await;
     let conn = db.connect().await;
-    let cat = verband::domain::catalogue::ensure_default(&conn)
-        .await
-        .expect("catalogue");
+    let cat = verband::domain::catalogue::ensure_default(&conn).await.expect("catalogue");
     let now = Utc::now();
     // root 1; children 4 and 40; 400 below 40; 41 below 4; 5 below 1.
     let tree: &[(i64, Option<i64>)] = &[

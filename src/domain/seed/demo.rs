@@ -27,11 +27,7 @@ use Visibility::{Hidden, Internal, Public, Restricted};
 type Tree = &'static [(
     &'static str,
     Visibility,
-    &'static [(
-        &'static str,
-        Visibility,
-        &'static [(&'static str, Visibility, usize)],
-    )],
+    &'static [(&'static str, Visibility, &'static [(&'static str, Visibility, usize)])],
 )];
 
 pub const TREE: Tree = &[
@@ -51,11 +47,7 @@ pub const TREE: Tree = &[
             (
                 "Bezirk Franken",
                 Internal,
-                &[
-                    ("Stamm Pegnitz", Public, 1),
-                    ("Stamm Main", Restricted, 4),
-                    ("Stamm Regnitz", Hidden, 1),
-                ],
+                &[("Stamm Pegnitz", Public, 1), ("Stamm Main", Restricted, 4), ("Stamm Regnitz", Hidden, 1)],
             ),
         ],
     ),
@@ -66,20 +58,12 @@ pub const TREE: Tree = &[
             (
                 "Bezirk Nordhessen",
                 Public,
-                &[
-                    ("Stamm Fulda", Public, 2),
-                    ("Stamm Lahn", Internal, 4),
-                    ("Stamm Eder", Restricted, 2),
-                ],
+                &[("Stamm Fulda", Public, 2), ("Stamm Lahn", Internal, 4), ("Stamm Eder", Restricted, 2)],
             ),
             (
                 "Bezirk Südhessen",
                 Restricted,
-                &[
-                    ("Stamm Taunus", Public, 1),
-                    ("Stamm Odenwald", Public, 3),
-                    ("Stamm Nidda", Internal, 0),
-                ],
+                &[("Stamm Taunus", Public, 1), ("Stamm Odenwald", Public, 3), ("Stamm Nidda", Internal, 0)],
             ),
         ],
     ),
@@ -90,20 +74,12 @@ pub const TREE: Tree = &[
             (
                 "Bezirk Hannover",
                 Internal,
-                &[
-                    ("Stamm Leine", Public, 0),
-                    ("Stamm Oker", Restricted, 1),
-                    ("Stamm Harz", Internal, 4),
-                ],
+                &[("Stamm Leine", Public, 0), ("Stamm Oker", Restricted, 1), ("Stamm Harz", Internal, 4)],
             ),
             (
                 "Bezirk Weser-Ems",
                 Public,
-                &[
-                    ("Stamm Hunte", Public, 2),
-                    ("Stamm Hase", Internal, 3),
-                    ("Stamm Ilmenau", Hidden, 5),
-                ],
+                &[("Stamm Hunte", Public, 2), ("Stamm Hase", Internal, 3), ("Stamm Ilmenau", Hidden, 5)],
             ),
         ],
     ),
@@ -277,17 +253,12 @@ pub const PERSONAS: &[Persona] = &[
 pub const ADMIN_USERNAME: &str = "admin";
 
 fn day((y, m, d): (i32, u32, u32)) -> Result<NaiveDate, DomainError> {
-    NaiveDate::from_ymd_opt(y, m, d)
-        .ok_or_else(|| DomainError::Internal(format!("bad date {y}-{m}-{d}")))
+    NaiveDate::from_ymd_opt(y, m, d).ok_or_else(|| DomainError::Internal(format!("bad date {y}-{m}-{d}")))
 }
 
 /// Loads the demo into a migrated database without an organisation tree, in one
 /// transaction.
-pub async fn seed(
-    db: &DatabaseConnection,
-    hasher: &PasswordHasher,
-    clock: Clock,
-) -> Result<(), DomainError> {
+pub async fn seed(db: &DatabaseConnection, hasher: &PasswordHasher, clock: Clock) -> Result<(), DomainError> {
     let txn = db.begin().await?;
     ensure_empty_tree(&txn).await?;
     let cat = catalogue::ensure_default(&txn).await?;
@@ -342,11 +313,8 @@ pub async fn seed(
             rows.units.push(row);
             units.insert(bezirk, (bez_id, bez_path.clone(), bez_depth));
             for (stamm, vis, city) in staemme.iter() {
-                let status = if *stamm == ARCHIVED_UNIT {
-                    OrgUnitStatus::Archived
-                } else {
-                    OrgUnitStatus::Active
-                };
+                let status =
+                    if *stamm == ARCHIVED_UNIT { OrgUnitStatus::Archived } else { OrgUnitStatus::Active };
                 let (row, id, path, depth) = unit_row(
                     &mut ids,
                     Some((bez_id, &bez_path, bez_depth)),
@@ -367,14 +335,8 @@ pub async fn seed(
     let staff_per_upper = 2;
     let generated = stamm_units.len() * MEMBERS_PER_STAMM + upper_units.len() * staff_per_upper;
     let persona_members = PERSONAS.iter().filter(|p| p.member.is_some()).count();
-    let mut number =
-        allocate_membership_numbers(&txn, (generated + persona_members) as i64).await?;
-    let mut generator = Generator {
-        rng: &mut rng,
-        ids: &mut ids,
-        now,
-        mandate_prefix: "JBD",
-    };
+    let mut number = allocate_membership_numbers(&txn, (generated + persona_members) as i64).await?;
+    let mut generator = Generator { rng: &mut rng, ids: &mut ids, now, mandate_prefix: "JBD" };
     for &(unit_id, state, city) in &stamm_units {
         let (city, postal_code) = CITIES[state][city];
         for _ in 0..MEMBERS_PER_STAMM {
@@ -390,24 +352,15 @@ pub async fn seed(
         }
     }
 
-    let password_hash = hasher
-        .hash(DEMO_PASSWORD)
-        .map_err(|e| DomainError::Internal(e.to_string()))?;
+    let password_hash = hasher.hash(DEMO_PASSWORD).map_err(|e| DomainError::Internal(e.to_string()))?;
     let unit = |name: &str| {
-        units
-            .get(name)
-            .map(|u| u.0)
-            .ok_or_else(|| DomainError::Internal(format!("demo unit {name} missing")))
+        units.get(name).map(|u| u.0).ok_or_else(|| DomainError::Internal(format!("demo unit {name} missing")))
     };
     // A persona lives where their home unit is.
     let home_place: HashMap<i64, (&str, &str)> = stamm_units
         .iter()
         .map(|&(id, state, city)| (id, CITIES[state][city]))
-        .chain(
-            upper_units
-                .iter()
-                .map(|&(id, state)| (id, CITIES[state][0])),
-        )
+        .chain(upper_units.iter().map(|&(id, state)| (id, CITIES[state][0])))
         .collect();
     for persona in PERSONAS {
         let member_id = match persona.member {
@@ -415,11 +368,7 @@ pub async fn seed(
                 let p = fake::Person {
                     first_name: first,
                     last_name: last,
-                    gender: if fake::FIRST_NAMES_F.contains(&first) {
-                        "female"
-                    } else {
-                        "male"
-                    },
+                    gender: if fake::FIRST_NAMES_F.contains(&first) { "female" } else { "male" },
                     birth_date: fake::date(generator.rng, 1965, 1998),
                 };
                 let home = unit(home)?;
@@ -457,11 +406,10 @@ pub async fn seed(
             updated_at: Set(now),
         });
         for key in persona.system_groups {
-            rows.user_system_groups
-                .push(user_system_group::ActiveModel {
-                    user_id: Set(user_id),
-                    permission_group_id: Set(cat.group(key)?),
-                });
+            rows.user_system_groups.push(user_system_group::ActiveModel {
+                user_id: Set(user_id),
+                permission_group_id: Set(cat.group(key)?),
+            });
         }
         if let (Some(office), Some(member_id)) = (&persona.office, member_id) {
             let id = generator.ids.assignment;
@@ -491,10 +439,7 @@ pub async fn seed(
         clock,
         &cat,
         root_id,
-        AdminInput {
-            username: ADMIN_USERNAME,
-            password: DEMO_PASSWORD,
-        },
+        AdminInput { username: ADMIN_USERNAME, password: DEMO_PASSWORD },
     )
     .await?;
     audit::record(
@@ -506,9 +451,7 @@ pub async fn seed(
             entity: "org_unit",
             entity_id: root_id.to_string(),
             before: None,
-            after: Some(
-                serde_json::json!({ "units": units.len(), "members": generated + persona_members }),
-            ),
+            after: Some(serde_json::json!({ "units": units.len(), "members": generated + persona_members })),
             request_id: None,
         },
     )

@@ -198,9 +198,7 @@ pub fn german_iban(blz: &str, account: u64) -> String {
     let bban = format!("{blz}{account:010}");
     // Move "DE00" to the end, letters as numbers (D = 13, E = 14), mod 97.
     let digits = format!("{bban}131400");
-    let rem = digits
-        .bytes()
-        .fold(0u32, |acc, b| (acc * 10 + u32::from(b - b'0')) % 97);
+    let rem = digits.bytes().fold(0u32, |acc, b| (acc * 10 + u32::from(b - b'0')) % 97);
     format!("DE{:02}{bban}", 98 - rem)
 }
 
@@ -263,20 +261,14 @@ mod tests {
             }
         }
         // A known-good example from the German banking association.
-        assert_eq!(
-            german_iban("37040044", 532_013_000),
-            "DE89370400440532013000"
-        );
+        assert_eq!(german_iban("37040044", 532_013_000), "DE89370400440532013000");
     }
 
     #[test]
     fn same_seed_same_people() {
         let a = person(&mut rand_chacha::ChaCha8Rng::seed_from_u64(1), 1950, 2010);
         let b = person(&mut rand_chacha::ChaCha8Rng::seed_from_u64(1), 1950, 2010);
-        assert_eq!(
-            (a.first_name, a.last_name, a.birth_date),
-            (b.first_name, b.last_name, b.birth_date)
-        );
+        assert_eq!((a.first_name, a.last_name, a.birth_date), (b.first_name, b.last_name, b.birth_date));
     }
 
     #[test]

@@ -28,13 +28,7 @@ pub struct Generator<'a, R> {
 
 impl<R: Rng> Generator<'_, R> {
     /// A member with a random person, address in `place`, status mix and bank data.
-    pub fn member(
-        &mut self,
-        rows: &mut Rows,
-        number: i64,
-        home_unit_id: i64,
-        place: &Place,
-    ) -> i64 {
+    pub fn member(&mut self, rows: &mut Rows, number: i64, home_unit_id: i64, place: &Place) -> i64 {
         let p = fake::person(self.rng, 1950, 2017);
         let status = match self.rng.random_range(0..100) {
             0..88 => MemberStatus::Active,
@@ -55,8 +49,7 @@ impl<R: Rng> Generator<'_, R> {
     ) -> i64 {
         let id = self.ids.member;
         self.ids.member += 1;
-        let joined_on =
-            fake::date(self.rng, (p.birth_date.year() + 6).max(1990), 2025).max(p.birth_date);
+        let joined_on = fake::date(self.rng, (p.birth_date.year() + 6).max(1990), 2025).max(p.birth_date);
         let left_on = (status == MemberStatus::Left)
             .then(|| fake::date(self.rng, joined_on.year().max(2016), 2025).max(joined_on));
         let adult = p.birth_date.year() <= 2008;
@@ -107,13 +100,7 @@ impl<R: Rng> Generator<'_, R> {
             updated_at: Set(self.now),
         });
         if self.rng.random_bool(0.6) {
-            self.bank_data(
-                rows,
-                id,
-                number,
-                &format!("{} {}", p.first_name, p.last_name),
-                joined_on,
-            );
+            self.bank_data(rows, id, number, &format!("{} {}", p.first_name, p.last_name), joined_on);
         }
         if status != MemberStatus::Left && self.rng.random_bool(0.7) {
             self.payments(rows, id, joined_on);
@@ -121,14 +108,7 @@ impl<R: Rng> Generator<'_, R> {
         id
     }
 
-    fn bank_data(
-        &mut self,
-        rows: &mut Rows,
-        member_id: i64,
-        number: i64,
-        holder: &str,
-        since: NaiveDate,
-    ) {
+    fn bank_data(&mut self, rows: &mut Rows, member_id: i64, number: i64, holder: &str, since: NaiveDate) {
         let &(blz, bic) = BANKS.choose(self.rng).unwrap_or(&BANKS[0]);
         let iban = fake::german_iban(blz, self.rng.random_range(100_000..9_999_999_999));
         rows.bank_accounts.push(bank_account::ActiveModel {
@@ -180,12 +160,7 @@ impl<R: Rng> Generator<'_, R> {
                 period_from: Set(NaiveDate::from_ymd_opt(year, 1, 1)),
                 period_to: Set(NaiveDate::from_ymd_opt(year, 12, 31)),
                 note: Set(Some(
-                    if reduced {
-                        "Jahresbeitrag (ermäßigt)"
-                    } else {
-                        "Jahresbeitrag"
-                    }
-                    .to_owned(),
+                    if reduced { "Jahresbeitrag (ermäßigt)" } else { "Jahresbeitrag" }.to_owned(),
                 )),
                 created_by: Set(None),
                 created_at: Set(self.now),
@@ -236,9 +211,6 @@ mod tests {
     #[test]
     fn retention_runs_to_the_end_of_the_tenth_year_after_leaving() {
         let left = NaiveDate::from_ymd_opt(2023, 5, 1).expect("date");
-        assert_eq!(
-            retention_until(left),
-            NaiveDate::from_ymd_opt(2033, 12, 31).expect("date")
-        );
+        assert_eq!(retention_until(left), NaiveDate::from_ymd_opt(2033, 12, 31).expect("date"));
     }
 }

@@ -7,13 +7,9 @@ pub mod generate;
 pub mod synthetic;
 
 use crate::domain::DomainError;
-use entity::{
-    assignment, bank_account, member, org_unit, payment, sepa_mandate, user, user_system_group,
-};
+use entity::{assignment, bank_account, member, org_unit, payment, sepa_mandate, user, user_system_group};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
-use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, DatabaseBackend, EntityTrait, Iterable, PaginatorTrait,
-};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseBackend, EntityTrait, Iterable, PaginatorTrait};
 
 /// At most this many bind parameters per statement (SQLite allows 32766, PostgreSQL
 /// 65535).
@@ -87,10 +83,7 @@ impl NextIds {
 
 async fn next_id<C: ConnectionTrait>(conn: &C, table: &'static str) -> Result<i64, DomainError> {
     let stmt = Query::select()
-        .expr_as(
-            Func::coalesce([Expr::col("id").max(), Expr::val(0i64)]),
-            "m",
-        )
+        .expr_as(Func::coalesce([Expr::col("id").max(), Expr::val(0i64)]), "m")
         .from(table)
         .take();
     let row = conn.query_one(&stmt).await?;
@@ -107,14 +100,7 @@ pub async fn reset_sequences<C: ConnectionTrait>(conn: &C) -> Result<(), DomainE
     if conn.get_database_backend() != DatabaseBackend::Postgres {
         return Ok(());
     }
-    for table in [
-        "org_unit",
-        "member",
-        "sepa_mandate",
-        "payment",
-        "app_user",
-        "assignment",
-    ] {
+    for table in ["org_unit", "member", "sepa_mandate", "payment", "app_user", "assignment"] {
         conn.execute_unprepared(&format!(
             "SELECT setval(pg_get_serial_sequence('{table}', 'id'), \
              COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)"
@@ -136,17 +122,11 @@ pub async fn ensure_empty_tree<C: ConnectionTrait>(conn: &C) -> Result<(), Domai
 
 /// Hands out `n` membership numbers atomically (`UPDATE … RETURNING`); returns the
 /// first.
-pub async fn allocate_membership_numbers<C: ConnectionTrait>(
-    conn: &C,
-    n: i64,
-) -> Result<i64, DomainError> {
+pub async fn allocate_membership_numbers<C: ConnectionTrait>(conn: &C, n: i64) -> Result<i64, DomainError> {
     use entity::counter;
     let stmt = Query::update()
         .table(counter::Entity)
-        .value(
-            counter::Column::Value,
-            Expr::col(counter::Column::Value).add(n),
-        )
+        .value(counter::Column::Value, Expr::col(counter::Column::Value).add(n))
         .and_where(Expr::col(counter::Column::Name).eq(counter::MEMBERSHIP_NUMBER))
         .returning_col(counter::Column::Value)
         .take();

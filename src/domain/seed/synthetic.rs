@@ -138,12 +138,7 @@ pub async fn seed(
         let txn = db.begin().await?;
         let mut number = allocate_membership_numbers(&txn, n as i64).await?;
         let mut rows = Rows::default();
-        let mut g = Generator {
-            rng: &mut rng,
-            ids: &mut ids,
-            now,
-            mandate_prefix: "SYN",
-        };
+        let mut g = Generator { rng: &mut rng, ids: &mut ids, now, mandate_prefix: "SYN" };
         for _ in 0..n {
             let (unit_id, state) = if g.rng.random_range(0..100) < 3 && !uppers.is_empty() {
                 uppers[g.rng.random_range(0..uppers.len())]
@@ -165,42 +160,20 @@ pub async fn seed(
     // treasurer; each office holder gets a login.
     if spec.members > 0 {
         let txn = db.begin().await?;
-        let password_hash = hasher
-            .hash(DEMO_PASSWORD)
-            .map_err(|e| DomainError::Internal(e.to_string()))?;
+        let password_hash = hasher.hash(DEMO_PASSWORD).map_err(|e| DomainError::Internal(e.to_string()))?;
         let mut rows = Rows::default();
         let mut holders = HashSet::new();
         let since = NaiveDate::from_ymd_opt(2024, 1, 1).unwrap_or(NaiveDate::MIN);
         for (level, tier) in tiers.iter().enumerate() {
             let offices: &[(&str, Option<&str>, Option<&str>)] = match level {
                 BUND => &[
-                    (
-                        "Bundesvorsitzende/r",
-                        Some("state_board"),
-                        Some("state_board"),
-                    ),
-                    (
-                        "Bundesschatzmeister/in",
-                        Some("state_treasurer"),
-                        Some("state_treasurer"),
-                    ),
+                    ("Bundesvorsitzende/r", Some("state_board"), Some("state_board")),
+                    ("Bundesschatzmeister/in", Some("state_treasurer"), Some("state_treasurer")),
                 ],
                 LAND => &[
-                    (
-                        "Landesvorsitzende/r",
-                        Some("state_board"),
-                        Some("state_board"),
-                    ),
-                    (
-                        "Landesschatzmeister/in",
-                        Some("state_treasurer"),
-                        Some("state_treasurer"),
-                    ),
-                    (
-                        "Mitgliederverwalter/in Land",
-                        Some("state_member_admin"),
-                        Some("state_member_admin"),
-                    ),
+                    ("Landesvorsitzende/r", Some("state_board"), Some("state_board")),
+                    ("Landesschatzmeister/in", Some("state_treasurer"), Some("state_treasurer")),
+                    ("Mitgliederverwalter/in Land", Some("state_member_admin"), Some("state_member_admin")),
                 ],
                 BEZIRK => &[("Bezirkssprecher/in", Some("reader"), Some("reader"))],
                 _ => &[

@@ -1,0 +1,108 @@
+//! The per-process authorization state: the catalogue snapshot and compiled grants
+//! per (user, day), dropped on change. Invalidation is one interface
+//! (`Invalidate`), so a cross-instance signal (PostgreSQL LISTEN/NOTIFY) can drive
+//! the same calls later.
+use super::catalogue::Catalogue;
+use super::effective::effective_lines;
+use super::facts::SubjectFacts;
+use super::grants::Grants;
+use chrono::NaiveDate;
+use sea_orm::{DatabaseConnection, DbErr};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+/// Who must forget what when data behind the rules changes.
+pub trait Invalidate: Send + Sync {
+    /// One user's assignments, groups, level, pledge or status changed.
+    fn user_changed(&self, user_id: i64);
+    /// The catalogue, the tree or anything affecting many users changed.
+    fn everything_changed(&self);
+}
+
+/// Beyond this many cached grants the cache starts over (a bound, not an LRU: a
+/// miss costs four small indexed queries).
+const MAX_CACHED: usize = 10_000;
+
+pub struct Authz {
+    db: DatabaseConnection,
+    catalogue: RwLock<Option<Arc<Catalogue>>>,
+    grants: Mutex<HashMap<(i64, NaiveDate), Arc<Grants>>>,
+    /// Bumped by every invalidation; a result computed under an older generation
+    /// is not cached (a change may have raced with the load).
+    generation: AtomicU64,
+}
+
+impl Authz {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self {
+            db,
+            catalogue: RwLock::new(None),
+            grants: Mutex::new(HashMap::new()),
+            generation: AtomicU64::new(0),
+        }
+    }
+
+    pub async fn catalogue(&self) -> Result<Arc<Catalogue>, DbErr> {
+        if let Some(c) = self.catalogue.read().ok().and_then(|c| c.clone()) {
+            return Ok(c);
+        }
+        let generation = self.generation.load(Ordering::Acquire);
+        let loaded = Arc::new(Catalogue::load(&self.db).await?);
+        if self.generation.load(Ordering::Acquire) == generation
+            && let Ok(mut slot) = self.catalogue.write()
+        {
+            *slot = Some(loaded.clone());
+        }
+        Ok(loaded)
+    }
+
+    /// The compiled grants of `user_id` on `today`; none for an unknown user.
+    pub async fn grants(&self, user_id: i64, today: NaiveDate) -> Result<Arc<Grants>, DbErr> {
+        if let Some(g) = self.grants.lock().ok().and_then(|m| m.get(&(user_id, today)).cloned()) {
+            return Ok(g);
+        }
+        let generation = self.generation.load(Ordering::Acquire);
+        let catalogue = self.catalogue().await?;
+        let grants = match SubjectFacts::load(&self.db, user_id).await? {
+            Some(facts) => {
+                let lines = effective_lines(&facts, &catalogue, today);
+                let self_member = if facts.user.disabled { None } else { facts.user.member_id };
+                Arc::new(Grants::compile(user_id, self_member, &lines))
+            }
+            None => Arc::new(Grants::none()),
+        };
+        if self.generation.load(Ordering::Acquire) == generation
+            && let Ok(mut map) = self.grants.lock()
+        {
+            if map.len() >= MAX_CACHED {
+                map.clear();
+            }
+            map.insert((user_id, today), grants.clone());
+        }
+        Ok(grants)
+    }
+
+    pub fn cached_grants(&self) -> usize {
+        self.grants.lock().map(|m| m.len()).unwrap_or(0)
+    }
+}
+
+impl Invalidate for Authz {
+    fn user_changed(&self, user_id: i64) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        if let Ok(mut map) = self.grants.lock() {
+            map.retain(|(u, _), _| *u != user_id);
+        }
+    }
+
+    fn everything_changed(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        if let Ok(mut slot) = self.catalogue.write() {
+            *slot = None;
+        }
+        if let Ok(mut map) = self.grants.lock() {
+            map.clear();
+        }
+    }
+}
