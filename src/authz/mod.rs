@@ -5,8 +5,10 @@
 pub mod catalogue;
 pub mod effective;
 pub mod enforcer;
+pub mod explain;
 pub mod facts;
 pub mod grants;
+pub mod members;
 pub mod permission;
 #[cfg(test)]
 mod property_tests;

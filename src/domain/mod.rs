@@ -1,4 +1,5 @@
 //! Rules and workflows, independent of HTTP and GraphQL.
+pub mod assignment_rules;
 pub mod audit;
 pub mod bootstrap;
 pub mod catalogue;

@@ -4,4 +4,5 @@
 //! database, created from a migrated template.
 mod common;
 mod foundation;
+mod rules;
 mod seeds;

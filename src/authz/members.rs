@@ -1,0 +1,109 @@
+//! Rows and fields of members: R11 (row visibility), R12 (field visibility), R15
+//! (pending transfers), R17 (own record), as a per-row check and as one SQL
+//! condition that agree (R16).
+use super::grants::Grants;
+use super::permission::Permission;
+use entity::{TransferStatus, member, transfer};
+use sea_orm::sea_query::Query;
+use sea_orm::{ColumnTrait, Condition};
+
+/// What the caller may do with one member row.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MemberAccess {
+    /// R11: the row exists for the caller at all.
+    pub visible: bool,
+    /// The member.read fields (name, address, …).
+    pub read: bool,
+    /// R12: bankAccount and sepaMandates.
+    pub bank: bool,
+    /// R12: payments.
+    pub payments: bool,
+    /// The row is the caller's own member (R17).
+    pub is_self: bool,
+}
+
+/// O(depth): from the member's home unit path and the destination paths of its
+/// pending transfers (usually none).
+pub fn member_access(
+    grants: &Grants,
+    member_id: i64,
+    home_path: &str,
+    pending_transfer_to: &[&str],
+) -> MemberAccess {
+    if grants.self_member_id() == Some(member_id) {
+        return MemberAccess { visible: true, read: true, bank: true, payments: true, is_self: true };
+    }
+    let held = grants.at_unit(home_path);
+    if held.contains(Permission::MemberRead) {
+        return MemberAccess {
+            visible: true,
+            read: true,
+            bank: held.contains(Permission::BankRead),
+            payments: held.contains(Permission::PaymentRead),
+            is_self: false,
+        };
+    }
+    // R15: member.write at the destination of a pending transfer reads the
+    // member.read fields, never bank data or payments.
+    if pending_transfer_to.iter().any(|to| grants.holds_at(Permission::MemberWrite, to)) {
+        return MemberAccess { visible: true, read: true, ..MemberAccess::default() };
+    }
+    MemberAccess::default()
+}
+
+/// R11 + R15 + R17 as one SQL condition on `member`: for every list, count, search
+/// and export.
+pub fn visible_members(grants: &Grants) -> Condition {
+    let mut cond =
+        Condition::any().add(grants.unit_condition(Permission::MemberRead, member::Column::HomeUnitId));
+    if let Some(own) = grants.self_member_id() {
+        cond = cond.add(member::Column::Id.eq(own));
+    }
+    if grants.holds_anywhere(Permission::MemberWrite) {
+        let incoming = Query::select()
+            .column(transfer::Column::MemberId)
+            .from(transfer::Entity)
+            .and_where(transfer::Column::Status.eq(TransferStatus::Pending))
+            .cond_where(grants.unit_condition(Permission::MemberWrite, transfer::Column::ToUnitId))
+            .take();
+        cond = cond.add(member::Column::Id.in_subquery(incoming));
+    }
+    cond
+}
+
+/// R13 writes, checked before anything is written.
+pub mod writes {
+    use super::*;
+
+    /// updateMember: member.write on the member; moving it needs member.write at
+    /// the destination too.
+    pub fn may_update_member(grants: &Grants, home_path: &str, new_home_path: Option<&str>) -> bool {
+        grants.holds_at(Permission::MemberWrite, home_path)
+            && new_home_path.is_none_or(|to| grants.holds_at(Permission::MemberWrite, to))
+    }
+
+    /// R17: a member user changes their own email, phone and address.
+    pub fn may_update_own_contact(grants: &Grants, member_id: i64) -> bool {
+        grants.self_member_id() == Some(member_id)
+    }
+
+    /// createMember: member.create at the home unit.
+    pub fn may_create_member(grants: &Grants, home_path: &str) -> bool {
+        grants.holds_at(Permission::MemberCreate, home_path)
+    }
+
+    /// setBankAccount / addSepaMandate: bank.write on the member.
+    pub fn may_write_bank(grants: &Grants, home_path: &str) -> bool {
+        grants.holds_at(Permission::BankWrite, home_path)
+    }
+
+    /// recordPayment: payment.write on the member.
+    pub fn may_record_payment(grants: &Grants, home_path: &str) -> bool {
+        grants.holds_at(Permission::PaymentWrite, home_path)
+    }
+
+    /// createOrgUnit below `parent_path`: unit.write at the parent.
+    pub fn may_create_unit_below(grants: &Grants, parent_path: &str) -> bool {
+        grants.holds_at(Permission::UnitWrite, parent_path)
+    }
+}
