@@ -86,7 +86,7 @@ pub fn membership_eligibility(facts: &SubjectFacts, today: NaiveDate) -> Result<
     if member.status != MemberStatus::Active {
         return Err(Ineligible::MemberNotActive);
     }
-    if !facts.user.privacy_pledge_signed_on.is_some_and(|d| d <= today) {
+    if facts.user.privacy_pledge_signed_on.is_none_or(|pledged| pledged > today) {
         return Err(Ineligible::NoPrivacyPledge);
     }
     Ok(())

@@ -68,6 +68,38 @@ pub async fn build(catalogue: &Catalogue, subjects: &[(i64, Vec<Line>)]) -> casb
     Ok(enforcer)
 }
 
+/// The enforcer for every user in the database on `today`: the stored catalogue
+/// (groups changed at runtime included) and each user's effective lines. Facts are
+/// loaded in one batch.
+pub async fn build_from_db<C: sea_orm::ConnectionTrait>(
+    conn: &C,
+    today: chrono::NaiveDate,
+) -> std::result::Result<(Catalogue, Enforcer), BuildError> {
+    use sea_orm::{EntityTrait, QuerySelect};
+    let catalogue = Catalogue::load(conn).await?;
+    let user_ids: Vec<i64> = entity::user::Entity::find()
+        .select_only()
+        .column(entity::user::Column::Id)
+        .into_tuple::<i64>()
+        .all(conn)
+        .await?;
+    let subjects: Vec<(i64, Vec<Line>)> = super::facts::SubjectFacts::load_many(conn, &user_ids)
+        .await?
+        .iter()
+        .map(|f| (f.user.id, super::effective::effective_lines(f, &catalogue, today)))
+        .collect();
+    let enforcer = build(&catalogue, &subjects).await?;
+    Ok((catalogue, enforcer))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("database: {0}")]
+    Db(#[from] sea_orm::DbErr),
+    #[error("casbin: {0}")]
+    Casbin(#[from] casbin::Error),
+}
+
 /// One decision: does `user_id` hold `permission` at the unit with `path`?
 /// SYSTEM permissions are asked in the `*` domain.
 pub fn decide(enforcer: &Enforcer, user_id: i64, path: &str, permission: Permission) -> casbin::Result<bool> {

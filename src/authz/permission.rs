@@ -94,10 +94,6 @@ impl PermSet {
         PermSet(1 << p as u32)
     }
 
-    pub fn from_iter(ps: impl IntoIterator<Item = Permission>) -> PermSet {
-        ps.into_iter().fold(PermSet::EMPTY, |acc, p| acc.with(p))
-    }
-
     pub const fn with(self, p: Permission) -> PermSet {
         PermSet(self.0 | 1 << p as u32)
     }
@@ -130,6 +126,12 @@ impl PermSet {
     /// Only the permissions of one kind.
     pub fn of_kind(self, kind: GroupKind) -> PermSet {
         PermSet::from_iter(self.iter().filter(|p| p.kind() == kind))
+    }
+}
+
+impl FromIterator<Permission> for PermSet {
+    fn from_iter<I: IntoIterator<Item = Permission>>(ps: I) -> PermSet {
+        ps.into_iter().fold(PermSet::EMPTY, |acc, p| acc.with(p))
     }
 }
 

@@ -350,102 +350,89 @@ async fn r8_kinds_do_not_mix() {
     );
 }
 
-async fn request<'a>(
-    w: &'a World,
-    activity_name: &str,
-    unit: &'a org_unit::Model,
-    level_group: Option<&str>,
-    tree_group: Option<&str>,
-    catalogue: &'a verband::authz::catalogue::Catalogue,
-    allowed: &'a mut Vec<i64>,
-    activity: &'a mut Option<activity::Model>,
-) -> AssignmentRequest<'a> {
-    *activity = activity::Entity::find()
-        .filter(activity::Column::Name.eq(activity_name))
-        .one(&w.conn)
-        .await
-        .expect("q");
-    let a = activity.as_ref().expect("activity");
-    *allowed = activity_allowed_group::Entity::find()
-        .filter(activity_allowed_group::Column::ActivityId.eq(a.id))
-        .all(&w.conn)
-        .await
-        .expect("q")
-        .into_iter()
-        .map(|r| r.permission_group_id)
-        .collect();
-    AssignmentRequest {
-        activity: a,
-        allowed_group_ids: allowed,
-        activity_level_name: "level of the activity",
-        unit,
-        unit_level_name: "level of the unit",
-        level_group: level_group.map(|k| catalogue.by_key(k).expect("group")),
-        tree_group: tree_group.map(|k| catalogue.by_key(k).expect("group")),
+/// An assignment someone wants to make, with the rows the rules look at.
+struct Draft {
+    activity: activity::Model,
+    allowed: Vec<i64>,
+    unit: org_unit::Model,
+    level_group: Option<verband::authz::catalogue::GroupInfo>,
+    tree_group: Option<verband::authz::catalogue::GroupInfo>,
+}
+
+impl Draft {
+    async fn new(
+        w: &World,
+        activity_name: &str,
+        unit: &str,
+        level: Option<&str>,
+        tree: Option<&str>,
+    ) -> Draft {
+        let catalogue = w.authz.catalogue().await.expect("catalogue");
+        let activity = activity::Entity::find()
+            .filter(activity::Column::Name.eq(activity_name))
+            .one(&w.conn)
+            .await
+            .expect("q")
+            .expect("activity");
+        let allowed = activity_allowed_group::Entity::find()
+            .filter(activity_allowed_group::Column::ActivityId.eq(activity.id))
+            .all(&w.conn)
+            .await
+            .expect("q")
+            .into_iter()
+            .map(|r| r.permission_group_id)
+            .collect();
+        let group = |k: Option<&str>| k.map(|k| catalogue.by_key(k).expect("group").clone());
+        Draft {
+            activity,
+            allowed,
+            unit: w.unit(unit).clone(),
+            level_group: group(level),
+            tree_group: group(tree),
+        }
+    }
+
+    fn request(&self) -> AssignmentRequest<'_> {
+        AssignmentRequest {
+            activity: &self.activity,
+            allowed_group_ids: &self.allowed,
+            activity_level_name: "level of the activity",
+            unit: &self.unit,
+            unit_level_name: "level of the unit",
+            level_group: self.level_group.as_ref(),
+            tree_group: self.tree_group.as_ref(),
+        }
     }
 }
 
 #[tokio::test]
 async fn r9_groups_must_be_allowed_and_the_activity_on_the_units_level() {
     let w = World::demo().await;
-    let catalogue = w.authz.catalogue().await.expect("catalogue");
-    let (mut allowed, mut activity) = (Vec::new(), None);
-    let fulda = w.unit("Stamm Fulda").clone();
-    let ok = request(
-        &w,
-        "Stammesschatzmeister/in",
-        &fulda,
-        Some("treasurer"),
-        None,
-        &catalogue,
-        &mut allowed,
-        &mut activity,
-    )
-    .await;
-    assert!(assignment_rules::check_shape(&ok).is_ok());
-    let (mut allowed, mut activity) = (Vec::new(), None);
-    let bad = request(
-        &w,
-        "Stammesführer/in",
-        &fulda,
-        Some("member_admin"),
-        None,
-        &catalogue,
-        &mut allowed,
-        &mut activity,
-    )
-    .await;
-    let err = assignment_rules::check_shape(&bad).expect_err("member_admin not allowed");
+    let ok = Draft::new(&w, "Stammesschatzmeister/in", "Stamm Fulda", Some("treasurer"), None).await;
+    assert!(assignment_rules::check_shape(&ok.request()).is_ok());
+
+    let bad = Draft::new(&w, "Stammesführer/in", "Stamm Fulda", Some("member_admin"), None).await;
+    let err = assignment_rules::check_shape(&bad.request()).expect_err("member_admin not allowed");
     assert!(matches!(err, DomainError::BadInput { field: "levelGroupId", .. }), "{err:?}");
-    let (mut allowed, mut activity) = (Vec::new(), None);
-    let bad = request(
-        &w,
-        "Stammesführer/in",
-        &fulda,
-        Some("reader"),
-        Some("state_board"),
-        &catalogue,
-        &mut allowed,
-        &mut activity,
-    )
-    .await;
-    let err = assignment_rules::check_shape(&bad).expect_err("state_board not allowed");
+
+    let bad = Draft::new(&w, "Stammesführer/in", "Stamm Fulda", Some("reader"), Some("state_board")).await;
+    let err = assignment_rules::check_shape(&bad.request()).expect_err("state_board not allowed");
     assert!(matches!(err, DomainError::BadInput { field: "treeGroupId", .. }), "{err:?}");
-    let hessen = w.unit("Landesverband Hessen").clone();
-    let (mut allowed, mut activity) = (Vec::new(), None);
-    let bad = request(
-        &w,
-        "Stammesführer/in",
-        &hessen,
-        Some("reader"),
-        None,
-        &catalogue,
-        &mut allowed,
-        &mut activity,
-    )
-    .await;
-    let err = assignment_rules::check_shape(&bad).expect_err("Stamm activity at a Land");
+
+    let bad = Draft::new(&w, "Stammesführer/in", "Landesverband Hessen", Some("reader"), None).await;
+    let err = assignment_rules::check_shape(&bad.request()).expect_err("Stamm activity at a Land");
     assert!(matches!(err, DomainError::BadInput { field: "activityId", .. }), "{err:?}");
+
+    let bad = Draft::new(&w, "Stammesführer/in", "Stamm Fulda", Some("auditor"), None).await;
+    let err = assignment_rules::check_shape(&bad.request()).expect_err("SYSTEM group");
+    assert!(matches!(err, DomainError::BadInput { field: "levelGroupId", .. }), "R8 first: {err:?}");
+}
+
+fn forbidden(result: Result<(), DomainError>) -> String {
+    match result {
+        Err(DomainError::Forbidden(msg)) => msg,
+        other => panic!("FORBIDDEN expected, got {other:?}"),
+    }
 }
 
 #[tokio::test]
@@ -453,92 +440,47 @@ async fn r10_nobody_grants_more_than_they_hold() {
     let w = World::demo().await;
     let catalogue = w.authz.catalogue().await.expect("catalogue");
     let mv = w.grants("mv.hessen").await; // state_member_admin at Hessen, level and tree
-    let hessen = w.unit("Landesverband Hessen").clone();
-    let fulda = w.unit("Stamm Fulda").clone();
-    let isar = w.unit("Stamm Isar").clone();
 
-    let (mut al, mut ac) = (Vec::new(), None);
-    let ok =
-        request(&w, "Stammesschatzmeister/in", &fulda, Some("treasurer"), None, &catalogue, &mut al, &mut ac)
-            .await;
+    let ok = Draft::new(&w, "Stammesschatzmeister/in", "Stamm Fulda", Some("treasurer"), None).await;
     assert!(
-        assignment_rules::check_no_escalation(&mv, &ok).is_ok(),
-        "she holds treasurer's permissions at Fulda"
+        assignment_rules::check_no_escalation(&mv, &ok.request()).is_ok(),
+        "treasurer's permissions at Fulda"
     );
-
-    let (mut al, mut ac) = (Vec::new(), None);
-    let ok = request(
+    let own = Draft::new(
         &w,
         "Mitgliederverwalter/in Land",
-        &hessen,
+        "Landesverband Hessen",
         Some("state_member_admin"),
         Some("state_member_admin"),
-        &catalogue,
-        &mut al,
-        &mut ac,
     )
     .await;
-    assert!(assignment_rules::check_no_escalation(&mv, &ok).is_ok(), "her own groups at her own unit");
+    assert!(assignment_rules::check_no_escalation(&mv, &own.request()).is_ok(), "her own groups at her unit");
 
-    let (mut al, mut ac) = (Vec::new(), None);
-    let more = request(
-        &w,
-        "Landesschatzmeister/in",
-        &hessen,
-        Some("state_treasurer"),
-        None,
-        &catalogue,
-        &mut al,
-        &mut ac,
-    )
-    .await;
-    let err = assignment_rules::check_no_escalation(&mv, &more).expect_err("state_treasurer has more");
-    let DomainError::Forbidden(msg) = err else { panic!("FORBIDDEN expected") };
-    assert!(msg.contains("admission.approve_adult") && msg.contains("Landesverband Hessen"), "{msg}");
+    let more =
+        Draft::new(&w, "Landesschatzmeister/in", "Landesverband Hessen", Some("state_treasurer"), None).await;
+    let msg = forbidden(assignment_rules::check_no_escalation(&mv, &more.request()));
+    assert!(msg.contains("admission.approve_adult") && msg.contains("at Landesverband Hessen"), "{msg}");
 
-    let (mut al, mut ac) = (Vec::new(), None);
-    let tree = request(
-        &w,
-        "Landesschatzmeister/in",
-        &hessen,
-        None,
-        Some("state_treasurer"),
-        &catalogue,
-        &mut al,
-        &mut ac,
-    )
-    .await;
-    let DomainError::Forbidden(msg) = assignment_rules::check_no_escalation(&mv, &tree).expect_err("tree")
-    else {
-        panic!("FORBIDDEN expected")
-    };
+    let tree =
+        Draft::new(&w, "Landesschatzmeister/in", "Landesverband Hessen", None, Some("state_treasurer")).await;
+    let msg = forbidden(assignment_rules::check_no_escalation(&mv, &tree.request()));
     assert!(
         msg.starts_with("tree group state_treasurer grants") && msg.contains("below Landesverband Hessen"),
         "{msg}"
     );
 
-    let (mut al, mut ac) = (Vec::new(), None);
-    let elsewhere =
-        request(&w, "Stammesschatzmeister/in", &isar, Some("treasurer"), None, &catalogue, &mut al, &mut ac)
-            .await;
-    let DomainError::Forbidden(msg) =
-        assignment_rules::check_no_escalation(&mv, &elsewhere).expect_err("Bayern")
-    else {
-        panic!("FORBIDDEN expected")
-    };
+    let elsewhere = Draft::new(&w, "Stammesschatzmeister/in", "Stamm Isar", Some("treasurer"), None).await;
+    let msg = forbidden(assignment_rules::check_no_escalation(&mv, &elsewhere.request()));
     assert!(msg.contains("assignment.write at Stamm Isar"), "{msg}");
 
     // A treasurer holds no assignment.write at all.
-    let (mut al, mut ac) = (Vec::new(), None);
-    let req =
-        request(&w, "Stammesführer/in", &isar, Some("reader"), None, &catalogue, &mut al, &mut ac).await;
-    assert!(assignment_rules::check_no_escalation(&*w.grants("lsm.bayern").await, &req).is_err());
+    let lsm = w.grants("lsm.bayern").await;
+    let req = Draft::new(&w, "Stammesführer/in", "Stamm Isar", Some("reader"), None).await;
+    forbidden(assignment_rules::check_no_escalation(&lsm, &req.request()));
+
     // Global tree groups need user.manage.
     let fed = catalogue.by_key("federation_admin").expect("group");
-    assert!(matches!(
-        assignment_rules::check_global_tree_group(&mv, Some(fed)),
-        Err(DomainError::Forbidden(_))
-    ));
+    forbidden(assignment_rules::check_global_tree_group(&mv, Some(fed)));
     assert!(assignment_rules::check_global_tree_group(&*w.grants("useradmin").await, Some(fed)).is_ok());
 }
 
@@ -834,4 +776,46 @@ async fn who_can_access_lists_exactly_the_holders_with_their_reasons() {
     let managers = who_can_access(&w.conn, &catalogue, today(), &isar.path, UserManage).await.expect("q");
     let names: Vec<&str> = managers.iter().map(|(u, _)| u.username.as_str()).collect();
     assert_eq!(names, vec!["admin", "useradmin"]);
+}
+
+/// The compiled grants, loaded per user through the request path, agree with the
+/// Casbin enforcer loaded from the same database, for every user, unit and
+/// permission — also after a group was changed at runtime.
+#[tokio::test]
+async fn compiled_grants_agree_with_the_enforcer_loaded_from_the_database() {
+    use verband::authz::enforcer::{build_from_db, decide};
+    let w = World::demo().await;
+    // A runtime change of the catalogue: readers may now also read bank data.
+    permission_group_permission::ActiveModel {
+        permission_group_id: Set(w.group_id("reader").await),
+        permission: Set("bank.read".into()),
+    }
+    .insert(&w.conn)
+    .await
+    .expect("insert");
+    w.authz.everything_changed();
+    let (_, enforcer) = build_from_db(&w.conn, today()).await.expect("enforcer");
+    let users = user::Entity::find().all(&w.conn).await.expect("users");
+    let mut decisions = 0;
+    for user in &users {
+        let grants = w.authz.grants(user.id, today()).await.expect("grants");
+        for unit in &w.units {
+            for &p in Permission::ALL {
+                let casbin = decide(&enforcer, user.id, &unit.path, p).expect("enforce");
+                assert_eq!(
+                    grants.holds_at(p, &unit.path),
+                    casbin,
+                    "{} at {} for {p}",
+                    user.username,
+                    unit.name
+                );
+                decisions += 1;
+            }
+        }
+    }
+    assert!(decisions >= users.len() * w.units.len() * Permission::ALL.len());
+    assert!(
+        w.grants("sf.pegnitz").await.holds_at(BankRead, &w.unit("Stamm Pegnitz").path),
+        "runtime change applies"
+    );
 }
