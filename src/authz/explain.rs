@@ -191,6 +191,12 @@ pub fn explain(
     }
 }
 
+/// Explaining someone else's access (and listing who can access a unit) needs
+/// user.manage or audit.read.
+pub fn may_explain_others(grants: &super::Grants) -> bool {
+    grants.holds_system(Permission::UserManage) || grants.holds_system(Permission::AuditRead)
+}
+
 /// Everyone holding `permission` at the unit with `unit_path` on `today`, with the
 /// grants that give it. A constant number of statements: candidates first (users
 /// with a global tree group or a SYSTEM group, or whose member has an assignment on
@@ -240,4 +246,39 @@ pub async fn who_can_access<C: ConnectionTrait>(
         .collect();
     out.sort_by(|a, b| a.0.username.cmp(&b.0.username));
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::authz::effective::{Line, Scope};
+    use crate::authz::{Grants, PermSet};
+
+    fn system(perm: Permission) -> Grants {
+        let line = Line {
+            group_id: 1,
+            permissions: PermSet::of(perm),
+            scope: Scope::Everywhere,
+            rule: Rule::R7,
+            assignment_id: None,
+        };
+        Grants::compile(1, None, &[line])
+    }
+
+    #[test]
+    fn explaining_others_needs_user_manage_or_audit_read() {
+        assert!(may_explain_others(&system(Permission::UserManage)));
+        assert!(may_explain_others(&system(Permission::AuditRead)));
+        assert!(!may_explain_others(&system(Permission::CatalogueManage)));
+        assert!(!may_explain_others(&Grants::none()));
+    }
+
+    #[test]
+    fn covers_follows_the_scope_semantics() {
+        let at = Scope::AtUnit { unit_id: 4, path: "/1/4/".into() };
+        let below = Scope::BelowUnit { unit_id: 4, path: "/1/4/".into() };
+        assert!(covers(&at, "/1/4/") && !covers(&at, "/1/4/5/"));
+        assert!(!covers(&below, "/1/4/") && covers(&below, "/1/4/5/") && !covers(&below, "/1/40/"));
+        assert!(covers(&Scope::Everywhere, "/1/"));
+    }
 }

@@ -7,18 +7,30 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     OrgUnit,
+    Member,
+    User,
+    Assignment,
+    PermissionGroup,
 }
 
 impl Kind {
     fn as_str(self) -> &'static str {
         match self {
             Kind::OrgUnit => "OrgUnit",
+            Kind::Member => "Member",
+            Kind::User => "User",
+            Kind::Assignment => "Assignment",
+            Kind::PermissionGroup => "PermissionGroup",
         }
     }
 
     fn parse(s: &str) -> Option<Self> {
         match s {
             "OrgUnit" => Some(Kind::OrgUnit),
+            "Member" => Some(Kind::Member),
+            "User" => Some(Kind::User),
+            "Assignment" => Some(Kind::Assignment),
+            "PermissionGroup" => Some(Kind::PermissionGroup),
             _ => None,
         }
     }
@@ -68,6 +80,7 @@ mod tests {
         assert_eq!(decode(&id, Kind::OrgUnit, "id").ok(), Some(42));
         assert!(decode(&ID("nope".into()), Kind::OrgUnit, "id").is_err());
         assert!(decode(&ID(B64.encode("Member:1")), Kind::OrgUnit, "id").is_err());
+        assert!(decode(&ID(B64.encode("Spaceship:1")), Kind::OrgUnit, "id").is_err());
         assert_eq!(decode_cursor(&cursor(7), "after").ok(), Some(7));
         assert!(decode_cursor("x", "after").is_err());
     }

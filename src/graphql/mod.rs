@@ -1,5 +1,6 @@
 //! The GraphQL API: schema root, one module per domain type, loaders. Resolvers are
 //! thin: they ask `authz` and read through `loaders` or one SQL statement per list.
+pub mod access;
 pub mod connection;
 pub mod error;
 pub mod id;
@@ -72,6 +73,9 @@ impl Query {
     async fn node(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Node>> {
         match id::decode_any(&id, "id")? {
             (id::Kind::OrgUnit, raw) => Ok(org_unit::find_visible(ctx, raw).await?.map(Node::OrgUnit)),
+            // Other kinds are not resolvable through `node` yet: null, as for an
+            // invisible object.
+            _ => Ok(None),
         }
     }
 
@@ -91,5 +95,29 @@ impl Query {
         after: Option<String>,
     ) -> async_graphql::Result<org_unit::OrgUnitConnection> {
         org_unit::list(ctx, parent_id, first, after).await
+    }
+
+    /// Does a user (the caller when `userId` is omitted) hold `permission` on a
+    /// member, and why: the assignment, group and rule that grant it, or the rule
+    /// that denies it. Explaining another user needs user.manage or audit.read.
+    async fn explain_access(
+        &self,
+        ctx: &Context<'_>,
+        member_id: ID,
+        permission: access::PermissionName,
+        user_id: Option<ID>,
+    ) -> async_graphql::Result<access::AccessExplanation> {
+        access::explain_access(ctx, member_id, permission, user_id).await
+    }
+
+    /// Everyone holding `permission` at a unit, with the reasons. Needs user.manage
+    /// or audit.read.
+    async fn who_can_access(
+        &self,
+        ctx: &Context<'_>,
+        org_unit_id: ID,
+        permission: access::PermissionName,
+    ) -> async_graphql::Result<Vec<access::AccessHolder>> {
+        access::who_can_access(ctx, org_unit_id, permission).await
     }
 }

@@ -194,3 +194,29 @@ async fn schema_snapshot_matches_the_code() {
         .expect("schema.graphql");
     assert_eq!(checked_in, verband::graphql::sdl(), "run `cargo run -- schema > schema.graphql`");
 }
+
+#[tokio::test]
+async fn explaining_access_needs_a_signed_in_caller() {
+    let server = TestServer::demo().await;
+    let member = base64_id("Member", 1);
+    let body = server
+        .gql(
+            "query($m: ID!) { explainAccess(memberId: $m, permission: BANK_READ) { granted } }",
+            json!({ "m": member }),
+        )
+        .await;
+    assert_eq!(error_code(&body), Some("UNAUTHENTICATED"), "{body}");
+    let unit = global_id(1);
+    let body = server
+        .gql(
+            "query($u: ID!) { whoCanAccess(orgUnitId: $u, permission: MEMBER_READ) { username } }",
+            json!({ "u": unit }),
+        )
+        .await;
+    assert_eq!(error_code(&body), Some("UNAUTHENTICATED"), "{body}");
+}
+
+fn base64_id(kind: &str, id: i64) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{kind}:{id}"))
+}
