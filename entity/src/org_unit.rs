@@ -44,9 +44,39 @@ pub fn child_path(parent_path: &str, id: i64) -> String {
     format!("{parent_path}{id}/")
 }
 
-/// The ids on a path, root first: `/1/4/12/` → `[1, 4, 12]`.
-pub fn path_ids(path: &str) -> impl Iterator<Item = i64> + '_ {
-    path.split('/').filter(|s| !s.is_empty()).filter_map(|s| s.parse().ok())
+/// The ids on a path, root first: `/1/4/12/` → `[1, 4, 12]`. Byte-level, without
+/// allocation: this runs for every row and field check.
+pub fn path_ids(path: &str) -> PathIds<'_> {
+    PathIds { bytes: path.as_bytes(), pos: 0 }
+}
+
+pub struct PathIds<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl Iterator for PathIds<'_> {
+    type Item = i64;
+
+    fn next(&mut self) -> Option<i64> {
+        while self.pos < self.bytes.len() {
+            let mut value: i64 = 0;
+            let mut digits = false;
+            while let Some(&b) = self.bytes.get(self.pos) {
+                self.pos += 1;
+                if b.is_ascii_digit() {
+                    value = value.saturating_mul(10).saturating_add(i64::from(b - b'0'));
+                    digits = true;
+                } else {
+                    break;
+                }
+            }
+            if digits {
+                return Some(value);
+            }
+        }
+        None
+    }
 }
 
 /// The exclusive upper bound of the subtree range of `path`: every path that starts
@@ -87,6 +117,9 @@ mod tests {
     #[test]
     fn path_ids_lists_ancestors_root_first() {
         assert_eq!(path_ids("/1/4/12/").collect::<Vec<_>>(), vec![1, 4, 12]);
+        assert_eq!(path_ids("/1/").collect::<Vec<_>>(), vec![1]);
+        assert_eq!(path_ids("").count(), 0);
+        assert_eq!(path_ids("/100/2003/").collect::<Vec<_>>(), vec![100, 2003]);
         assert_eq!(child_path("/1/4/", 12), "/1/4/12/");
     }
 }
