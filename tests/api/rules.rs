@@ -819,3 +819,101 @@ async fn compiled_grants_agree_with_the_enforcer_loaded_from_the_database() {
         "runtime change applies"
     );
 }
+
+/// The explain resolvers, executed in-process as a signed-in persona (the HTTP layer
+/// has no sign-in yet; the request context is what it will build).
+async fn run_as(w: &World, username: &str, query: &str, variables: serde_json::Value) -> serde_json::Value {
+    use verband::auth::Caller;
+    use verband::graphql::{RequestContext, loaders::Loaders, schema_builder};
+    let user = w.user(username).await;
+    let grants = w.authz.grants(user.id, today()).await.expect("grants");
+    let authz = Arc::new(Authz::new(w.conn.clone()));
+    let schema = schema_builder(&w._db.settings()).data(w.conn.clone()).data(authz).finish();
+    let ctx = RequestContext {
+        caller: Caller::User { user_id: user.id },
+        grants,
+        today: today(),
+        request_id: None,
+    };
+    let request = async_graphql::Request::new(query)
+        .variables(async_graphql::Variables::from_json(variables))
+        .data(ctx)
+        .data(Loaders::new(&w.conn));
+    serde_json::to_value(schema.execute(request).await).expect("json")
+}
+
+fn gid(kind: &str, id: i64) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{kind}:{id}"))
+}
+
+const EXPLAIN: &str = "query($m: ID!, $u: ID) {
+  explainAccess(memberId: $m, permission: BANK_READ, userId: $u) {
+    granted grants { rule group orgUnitName assignmentId } denials { rule reason }
+  }
+}";
+
+#[tokio::test]
+async fn explain_access_through_the_api_follows_who_may_explain_what() {
+    let w = World::demo().await;
+    let isar = w.member_at("Stamm Isar").id;
+    let ssm = w.user("ssm.isar").await.id;
+
+    // Oneself: allowed for any signed-in user, on a member they can see.
+    let body = run_as(&w, "lsm.bayern", EXPLAIN, serde_json::json!({ "m": gid("Member", isar) })).await;
+    let e = &body["data"]["explainAccess"];
+    assert_eq!(e["granted"], true, "{body}");
+    assert_eq!(e["grants"][0]["rule"], "R3");
+    assert_eq!(e["grants"][0]["group"], "state_treasurer");
+    assert_eq!(e["grants"][0]["orgUnitName"], "Landesverband Bayern");
+    assert_eq!(e["grants"][0]["assignmentId"], gid("Assignment", w.assignment_of("lsm.bayern").await.id));
+
+    // Another user: needs user.manage or audit.read.
+    let other = serde_json::json!({ "m": gid("Member", isar), "u": gid("User", ssm) });
+    let body = run_as(&w, "lsm.bayern", EXPLAIN, other.clone()).await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "FORBIDDEN", "{body}");
+    let body = run_as(&w, "useradmin", EXPLAIN, other).await;
+    assert_eq!(body["data"]["explainAccess"]["grants"][0]["rule"], "R2", "{body}");
+
+    // A member the caller cannot see does not exist for them (R11).
+    let hessen_member = w.member_at("Stamm Fulda").id;
+    let body =
+        run_as(&w, "lsm.bayern", EXPLAIN, serde_json::json!({ "m": gid("Member", hessen_member) })).await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "NOT_FOUND", "{body}");
+    let missing =
+        run_as(&w, "lsm.bayern", EXPLAIN, serde_json::json!({ "m": gid("Member", 9_999_999) })).await;
+    assert_eq!(missing["errors"][0]["message"], body["errors"][0]["message"]);
+
+    // Denials name the rule.
+    let ehemalig = w.user("ehemalig").await.id;
+    let fulda = w.member_at("Stamm Fulda").id;
+    let body = run_as(
+        &w,
+        "admin",
+        EXPLAIN,
+        serde_json::json!({ "m": gid("Member", fulda), "u": gid("User", ehemalig) }),
+    )
+    .await;
+    let e = &body["data"]["explainAccess"];
+    assert_eq!(e["granted"], false, "{body}");
+    assert_eq!(e["denials"][0]["rule"], "R5");
+    assert!(e["denials"][0]["reason"].as_str().expect("reason").contains("2025-06-30"));
+}
+
+#[tokio::test]
+async fn who_can_access_through_the_api_needs_user_manage_or_audit_read() {
+    let w = World::demo().await;
+    let q =
+        "query($u: ID!) { whoCanAccess(orgUnitId: $u, permission: BANK_READ) { username grants { rule } } }";
+    let vars = serde_json::json!({ "u": gid("OrgUnit", w.unit("Stamm Isar").id) });
+    let body = run_as(&w, "lsm.bayern", q, vars.clone()).await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "FORBIDDEN", "{body}");
+    let body = run_as(&w, "useradmin", q, vars).await;
+    let names: Vec<&str> = body["data"]["whoCanAccess"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|h| h["username"].as_str().expect("name"))
+        .collect();
+    assert_eq!(names, vec!["admin", "bsm", "lsm.bayern", "ssm.isar"], "{body}");
+}
