@@ -88,6 +88,8 @@ fn facts(paths: &[String], catalogue: &Catalogue) -> SubjectFacts {
             external_subject: None,
             created_at: epoch(),
             updated_at: epoch(),
+            failed_logins: 0,
+            locked_until: None,
         },
         member: Some(member::Model {
             id: 1,

@@ -1,6 +1,8 @@
 //! `App::build(settings)`: connect, migrate, load the demo into an empty database if
 //! configured, bind the listener (port 0 in tests), and serve until SIGTERM/Ctrl-C.
 use crate::auth::password::{PasswordError, PasswordHasher};
+use crate::auth::signin::{AuthError, Authenticator};
+use crate::auth::tokens::{KeyError, TokenService};
 use crate::authz::Authz;
 use crate::config::Settings;
 use crate::domain::{DomainError, seed};
@@ -23,6 +25,10 @@ pub enum AppError {
     Password(#[from] PasswordError),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("{0}")]
+    Keys(#[from] KeyError),
+    #[error("sign-in: {0}")]
+    Auth(#[from] AuthError),
     #[error("server: {0}")]
     Serve(std::io::Error),
 }
@@ -44,8 +50,25 @@ impl App {
             seed::demo::seed(&db, &hasher, settings.clock).await?;
         }
         let authz = Arc::new(Authz::new(db.clone()));
-        let schema = graphql::schema_builder(&settings).data(db.clone()).data(authz.clone()).finish();
-        let state = AppState { schema, db: db.clone(), authz, clock: settings.clock };
+        let tokens = TokenService::new(
+            &settings.signing_keys()?,
+            &settings.tokens.issuer,
+            &settings.tokens.audience,
+            settings.tokens.ttl_seconds,
+        )?;
+        let auth = Arc::new(Authenticator::new(
+            db.clone(),
+            PasswordHasher::new(settings.password)?,
+            tokens,
+            settings.login_max_failures,
+            settings.login_lockout_seconds,
+        )?);
+        let schema = graphql::schema_builder(&settings)
+            .data(db.clone())
+            .data(authz.clone())
+            .data(auth.clone())
+            .finish();
+        let state = AppState { schema, db: db.clone(), authz, auth, clock: settings.clock };
         let router = http::router(state, &settings);
         let listener = TcpListener::bind(settings.listen)
             .await

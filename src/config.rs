@@ -1,6 +1,7 @@
 //! Configuration: defaults, then an optional TOML file, then `VERBAND_*` environment
 //! variables (each later source wins). Secrets are never logged: `Debug` of
 //! `Settings` redacts the database URL's password.
+use crate::auth::tokens::{KeyError, SigningKey, load_or_create_key_file, parse_keys};
 use crate::clock::Clock;
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -50,8 +51,28 @@ pub struct Settings {
     pub max_query_complexity: usize,
     pub log_format: LogFormat,
     pub password: PasswordParams,
+    /// Access tokens of local sign-in.
+    pub tokens: TokenSettings,
+    /// Failed logins before a lockout, and its length.
+    pub login_max_failures: u32,
+    pub login_lockout_seconds: u64,
     /// Not configurable from outside: tests fix the date here.
     pub clock: Clock,
+}
+
+#[derive(Clone, Debug)]
+pub struct TokenSettings {
+    pub issuer: String,
+    pub audience: String,
+    pub ttl_seconds: u64,
+    /// Empty: a key file in the data directory is used (made on first start).
+    pub keys: Vec<SigningKey>,
+}
+
+impl Default for TokenSettings {
+    fn default() -> Self {
+        Self { issuer: "verband".into(), audience: "verband".into(), ttl_seconds: 900, keys: Vec::new() }
+    }
 }
 
 impl std::fmt::Debug for Settings {
@@ -64,6 +85,7 @@ impl std::fmt::Debug for Settings {
             .field("db_max_connections", &self.db_max_connections)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("log_format", &self.log_format)
+            .field("tokens", &self.tokens)
             .finish_non_exhaustive()
     }
 }
@@ -99,6 +121,12 @@ struct FileConfig {
     password_memory_kib: Option<u32>,
     password_iterations: Option<u32>,
     password_parallelism: Option<u32>,
+    token_issuer: Option<String>,
+    token_audience: Option<String>,
+    token_ttl_seconds: Option<u64>,
+    token_keys: Option<String>,
+    login_max_failures: Option<u32>,
+    login_lockout_seconds: Option<u64>,
 }
 
 impl Settings {
@@ -115,6 +143,9 @@ impl Settings {
             max_query_complexity: 5_000,
             log_format: LogFormat::Text,
             password: PasswordParams::default(),
+            tokens: TokenSettings::default(),
+            login_max_failures: 5,
+            login_lockout_seconds: 900,
             clock: Clock::System,
         }
     }
@@ -219,7 +250,41 @@ impl Settings {
         {
             s.password.parallelism = v;
         }
+        if let Some(v) = env("VERBAND_TOKEN_ISSUER").or(file.token_issuer) {
+            s.tokens.issuer = v;
+        }
+        if let Some(v) = env("VERBAND_TOKEN_AUDIENCE").or(file.token_audience) {
+            s.tokens.audience = v;
+        }
+        if let Some(v) =
+            parse("VERBAND_TOKEN_TTL_SECONDS", env("VERBAND_TOKEN_TTL_SECONDS"))?.or(file.token_ttl_seconds)
+        {
+            s.tokens.ttl_seconds = v;
+        }
+        if let Some(v) = env("VERBAND_TOKEN_KEYS").or(file.token_keys) {
+            s.tokens.keys = parse_keys(&v)
+                .map_err(|e| ConfigError::Invalid { key: "VERBAND_TOKEN_KEYS", message: e.to_string() })?;
+        }
+        if let Some(v) = parse("VERBAND_LOGIN_MAX_FAILURES", env("VERBAND_LOGIN_MAX_FAILURES"))?
+            .or(file.login_max_failures)
+        {
+            s.login_max_failures = v.max(1);
+        }
+        if let Some(v) = parse("VERBAND_LOGIN_LOCKOUT_SECONDS", env("VERBAND_LOGIN_LOCKOUT_SECONDS"))?
+            .or(file.login_lockout_seconds)
+        {
+            s.login_lockout_seconds = v;
+        }
         Ok(s)
+    }
+
+    /// The configured signing keys, or the data directory's key file.
+    pub fn signing_keys(&self) -> Result<Vec<SigningKey>, KeyError> {
+        if self.tokens.keys.is_empty() {
+            load_or_create_key_file(&self.data_dir.join("token-keys"))
+        } else {
+            Ok(self.tokens.keys.clone())
+        }
     }
 }
 
@@ -269,6 +334,15 @@ mod tests {
         let err = from(&[("VERBAND_LISTEN", "nope")], "").expect_err("error");
         assert!(err.to_string().contains("VERBAND_LISTEN"));
         assert!(toml::from_str::<FileConfig>("no_such_key = 1").is_err());
+    }
+
+    #[test]
+    fn token_keys_come_from_the_environment_and_stay_out_of_debug_output() {
+        let secret = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldC0xMjM0NTY3OA==";
+        let s = from(&[("VERBAND_TOKEN_KEYS", &format!("k1={secret}"))], "").expect("settings");
+        assert_eq!(s.tokens.keys.len(), 1);
+        assert!(!format!("{s:?}").contains(secret));
+        assert!(from(&[("VERBAND_TOKEN_KEYS", "k1=short")], "").is_err());
     }
 
     #[test]

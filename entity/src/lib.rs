@@ -16,6 +16,7 @@ pub mod payment;
 pub mod permission_group;
 pub mod permission_group_permission;
 pub mod sepa_mandate;
+pub mod session;
 pub mod transfer;
 pub mod user;
 pub mod user_system_group;

@@ -23,6 +23,10 @@ pub struct Model {
     pub external_subject: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// Failed logins since the last success or lockout.
+    pub failed_logins: i32,
+    /// No login before this instant.
+    pub locked_until: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

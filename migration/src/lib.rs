@@ -9,6 +9,7 @@ mod m20261122_000004_user;
 mod m20261122_000005_assignment;
 mod m20261122_000006_workflow;
 mod m20261122_000007_audit;
+mod m20261122_000008_session;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000005_assignment::Migration),
             Box::new(m20261122_000006_workflow::Migration),
             Box::new(m20261122_000007_audit::Migration),
+            Box::new(m20261122_000008_session::Migration),
         ]
     }
 }

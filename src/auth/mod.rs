@@ -1,5 +1,7 @@
 //! Who is calling: the caller of a request, and password hashing.
 pub mod password;
+pub mod signin;
+pub mod tokens;
 
 /// The authenticated identity behind a request. Authorization (what the caller may
 /// do) lives in `crate::authz`.

@@ -228,6 +228,8 @@ fn facts(user_id: i64, spec: &UserSpec, paths: &[String]) -> SubjectFacts {
             external_subject: None,
             created_at: now(),
             updated_at: now(),
+            failed_logins: 0,
+            locked_until: None,
         },
         member,
         assignments,

@@ -59,6 +59,33 @@ impl From<PermissionName> for Perm {
     }
 }
 
+impl PermissionName {
+    pub fn from_permission(p: Perm) -> Option<PermissionName> {
+        use PermissionName as N;
+        [
+            N::MemberRead,
+            N::MemberWrite,
+            N::MemberCreate,
+            N::MemberDelete,
+            N::BankRead,
+            N::BankWrite,
+            N::PaymentRead,
+            N::PaymentWrite,
+            N::AdmissionApprove,
+            N::AdmissionApproveAdult,
+            N::UnitReadFinance,
+            N::UnitWrite,
+            N::AssignmentWrite,
+            N::UserManage,
+            N::CatalogueManage,
+            N::AuditRead,
+            N::InvoiceCreate,
+        ]
+        .into_iter()
+        .find(|n| Perm::from(*n) == p)
+    }
+}
+
 /// Why a permission is held: the rule, and the assignment or group behind it.
 #[derive(SimpleObject, Debug, Clone)]
 pub struct AccessGrant {
@@ -105,7 +132,7 @@ fn grant_view(g: &explain::Grant) -> AccessGrant {
 }
 
 fn signed_in(ctx: &Context<'_>) -> async_graphql::Result<i64> {
-    request(ctx).grants.user_id().ok_or_else(|| gql(ApiError::Unauthenticated))
+    request(ctx).grants.user_id().ok_or_else(|| gql(ApiError::sign_in_required()))
 }
 
 pub async fn explain_access(

@@ -1,5 +1,6 @@
 //! The one place where errors become GraphQL errors with `extensions.code`.
 //! Internal details (SQL, stack) are logged with the request id, never returned.
+use crate::auth::signin::AuthError;
 use crate::domain::DomainError;
 use async_graphql::ErrorExtensions;
 use sea_orm::DbErr;
@@ -8,8 +9,8 @@ use sea_orm::DbErr;
 pub enum ApiError {
     #[error("{field}: {message}")]
     BadUserInput { field: String, message: String },
-    #[error("authentication required")]
-    Unauthenticated,
+    #[error("{0}")]
+    Unauthenticated(String),
     #[error("{0}")]
     Forbidden(String),
     #[error("not found")]
@@ -28,7 +29,7 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::BadUserInput { .. } => "BAD_USER_INPUT",
-            Self::Unauthenticated => "UNAUTHENTICATED",
+            Self::Unauthenticated(_) => "UNAUTHENTICATED",
             Self::Forbidden(_) => "FORBIDDEN",
             Self::NotFound => "NOT_FOUND",
             Self::Conflict(_) => "CONFLICT",
@@ -60,6 +61,24 @@ impl From<DomainError> for ApiError {
                 tracing::error!(error = %m, "internal error");
                 Self::Internal
             }
+        }
+    }
+}
+
+impl ApiError {
+    pub fn sign_in_required() -> Self {
+        Self::Unauthenticated("authentication required".into())
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::InvalidCredentials | AuthError::InvalidToken => Self::Unauthenticated(e.to_string()),
+            AuthError::Forbidden(m) => Self::Forbidden(m),
+            AuthError::BadInput { field, message } => Self::bad_input(field, message),
+            AuthError::Db(e) => Self::from(e),
+            AuthError::Internal => Self::Internal,
         }
     }
 }

@@ -7,18 +7,19 @@ pub mod id;
 pub mod loaders;
 pub mod org_unit;
 pub mod scalars;
+pub mod viewer;
+
+pub use viewer::Mutation;
 
 use crate::auth::Caller;
 use crate::authz::Grants;
 use crate::config::Settings;
-use async_graphql::{
-    Context, EmptyMutation, EmptySubscription, ID, Interface, Object, Schema, SchemaBuilder,
-};
+use async_graphql::{Context, EmptySubscription, ID, Interface, Object, Schema, SchemaBuilder};
 use chrono::NaiveDate;
 use sea_orm::DatabaseConnection;
 use std::sync::{Arc, LazyLock};
 
-pub type VerbandSchema = Schema<Query, EmptyMutation, EmptySubscription>;
+pub type VerbandSchema = Schema<Query, Mutation, EmptySubscription>;
 
 /// Per-request data: who is calling, their grants (compiled once for the request)
 /// and the day the rules are evaluated on.
@@ -26,6 +27,8 @@ pub type VerbandSchema = Schema<Query, EmptyMutation, EmptySubscription>;
 pub struct RequestContext {
     pub caller: Caller,
     pub grants: Arc<Grants>,
+    /// The session of a signed-in caller (logout ends it).
+    pub session_id: Option<String>,
     pub today: NaiveDate,
     pub request_id: Option<String>,
 }
@@ -36,6 +39,7 @@ pub(crate) fn request<'a>(ctx: &'a Context<'_>) -> &'a RequestContext {
     static ANONYMOUS: LazyLock<RequestContext> = LazyLock::new(|| RequestContext {
         caller: Caller::Anonymous,
         grants: Arc::new(Grants::none()),
+        session_id: None,
         today: NaiveDate::MIN,
         request_id: None,
     });
@@ -48,14 +52,14 @@ pub(crate) fn db<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a Database
 
 /// The schema without state, with the limits of the configuration; `verband schema`
 /// prints its SDL.
-pub fn schema_builder(settings: &Settings) -> SchemaBuilder<Query, EmptyMutation, EmptySubscription> {
-    Schema::build(Query, EmptyMutation, EmptySubscription)
+pub fn schema_builder(settings: &Settings) -> SchemaBuilder<Query, Mutation, EmptySubscription> {
+    Schema::build(Query, Mutation, EmptySubscription)
         .limit_depth(settings.max_query_depth)
         .limit_complexity(settings.max_query_complexity)
 }
 
 pub fn sdl() -> String {
-    Schema::build(Query, EmptyMutation, EmptySubscription).finish().sdl()
+    Schema::build(Query, Mutation, EmptySubscription).finish().sdl()
 }
 
 /// Relay's object identification.
@@ -77,6 +81,11 @@ impl Query {
             // invisible object.
             _ => Ok(None),
         }
+    }
+
+    /// The signed-in caller; null for anonymous callers.
+    async fn viewer(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<viewer::Viewer>> {
+        viewer::viewer(ctx).await
     }
 
     /// One unit; null when it does not exist or is not visible to the caller (R14).

@@ -1,5 +1,6 @@
 use super::AppState;
 use crate::auth::Caller;
+use crate::auth::signin::AuthError;
 use crate::authz::Grants;
 use crate::graphql::RequestContext;
 use crate::graphql::loaders::Loaders;
@@ -7,7 +8,10 @@ use async_graphql::ServerError;
 use async_graphql::http::GraphiQLSource;
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use axum::extract::State;
-use axum::response::Html;
+use axum::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use chrono::Utc;
 use std::sync::Arc;
 use tower_http::request_id::RequestId;
 
@@ -20,29 +24,80 @@ pub async fn graphiql() -> Html<String> {
 pub async fn handle(
     State(state): State<AppState>,
     request_id: Option<axum::Extension<RequestId>>,
+    headers: HeaderMap,
     req: GraphQLRequest,
-) -> GraphQLResponse {
+) -> Response {
     let request_id =
         request_id.and_then(|axum::Extension(id)| id.header_value().to_str().ok().map(str::to_owned));
-    // Authentication is not wired yet: every caller is anonymous and holds nothing.
-    let caller = Caller::Anonymous;
     let today = state.clock.today();
+    // A request without credentials is anonymous; one with bad credentials is
+    // refused (401), never served as anonymous.
+    let (caller, session_id) = match bearer(&headers) {
+        Bearer::None => (Caller::Anonymous, None),
+        Bearer::Malformed => return unauthenticated("malformed Authorization header"),
+        Bearer::Token(token) => match state.auth.authenticate(token, Utc::now()).await {
+            Ok(a) => (Caller::User { user_id: a.user_id }, Some(a.session_id)),
+            Err(AuthError::InvalidToken | AuthError::InvalidCredentials) => {
+                return unauthenticated("invalid or expired token");
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "authentication failed");
+                return internal();
+            }
+        },
+    };
     let grants = match caller {
         Caller::Anonymous => Arc::new(Grants::none()),
         Caller::User { user_id } => match state.authz.grants(user_id, today).await {
             Ok(g) => g,
             Err(e) => {
                 tracing::error!(error = %e, "compiling grants failed");
-                let error = ServerError::new("internal error", None);
-                return async_graphql::Response::from_errors(vec![error]).into();
+                return internal();
             }
         },
     };
-    let context = RequestContext { caller, grants, today, request_id };
+    let context = RequestContext { caller, grants, session_id, today, request_id };
     let req = req.into_inner().data(context).data(Loaders::new(&state.db));
     let mut response = state.schema.execute(req).await;
     label_errors(&mut response.errors);
-    response.into()
+    GraphQLResponse::from(response).into_response()
+}
+
+enum Bearer<'a> {
+    None,
+    Malformed,
+    Token(&'a str),
+}
+
+fn bearer(headers: &HeaderMap) -> Bearer<'_> {
+    let Some(value) = headers.get(AUTHORIZATION) else { return Bearer::None };
+    let Ok(value) = value.to_str() else { return Bearer::Malformed };
+    match value.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
+            Bearer::Token(token.trim())
+        }
+        _ => Bearer::Malformed,
+    }
+}
+
+fn error_response(status: StatusCode, message: &str, code: &str) -> Response {
+    let mut error = ServerError::new(message, None);
+    error.extensions.get_or_insert_with(Default::default).set("code", code);
+    let mut response =
+        GraphQLResponse::from(async_graphql::Response::from_errors(vec![error])).into_response();
+    *response.status_mut() = status;
+    if status == StatusCode::UNAUTHORIZED {
+        response.headers_mut().insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    response
+}
+
+fn unauthenticated(message: &str) -> Response {
+    error_response(StatusCode::UNAUTHORIZED, message, "UNAUTHENTICATED")
+}
+
+fn internal() -> Response {
+    error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal error", "INTERNAL")
 }
 
 /// Every error carries `extensions.code`. Errors without a path were raised before

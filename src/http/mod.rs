@@ -2,6 +2,7 @@
 pub mod graphql;
 pub mod health;
 
+use crate::auth::signin::Authenticator;
 use crate::authz::Authz;
 use crate::clock::Clock;
 use crate::config::Settings;
@@ -25,6 +26,7 @@ pub struct AppState {
     pub schema: VerbandSchema,
     pub db: DatabaseConnection,
     pub authz: Arc<Authz>,
+    pub auth: Arc<Authenticator>,
     pub clock: Clock,
 }
 

@@ -6,3 +6,4 @@ mod common;
 mod foundation;
 mod rules;
 mod seeds;
+mod signin;

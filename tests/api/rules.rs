@@ -832,6 +832,7 @@ async fn run_as(w: &World, username: &str, query: &str, variables: serde_json::V
     let ctx = RequestContext {
         caller: Caller::User { user_id: user.id },
         grants,
+        session_id: None,
         today: today(),
         request_id: None,
     };

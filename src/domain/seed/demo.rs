@@ -404,6 +404,8 @@ pub async fn seed(db: &DatabaseConnection, hasher: &PasswordHasher, clock: Clock
             external_subject: Set(None),
             created_at: Set(now),
             updated_at: Set(now),
+            failed_logins: Set(0),
+            locked_until: Set(None),
         });
         for key in persona.system_groups {
             rows.user_system_groups.push(user_system_group::ActiveModel {

@@ -222,6 +222,8 @@ pub async fn seed(
                 external_subject: Set(None),
                 created_at: Set(now),
                 updated_at: Set(now),
+                failed_logins: Set(0),
+                locked_until: Set(None),
             });
         }
         report.assignments = rows.assignments.len() as u64;

@@ -1,0 +1,289 @@
+//! Local sign-in: `login` checks the password (argon2id, in a blocking thread),
+//! locks the login after repeated failures, and opens a session whose id is the
+//! access token's `jti`; `authenticate` turns a bearer token into a caller and
+//! re-checks the session and the user on every request, so logout, disabling a
+//! user or a member leaving take effect at once.
+use super::password::PasswordHasher;
+use super::tokens::TokenService;
+use crate::authz::{Grants, Permission};
+use crate::domain::audit::{self, AuditRecord};
+use chrono::{DateTime, Utc};
+use entity::{MemberStatus, member, session, user};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, IntoActiveModel, QueryFilter, Set,
+    TransactionTrait,
+};
+use std::sync::Arc;
+
+pub const MIN_PASSWORD_LEN: usize = crate::domain::bootstrap::MIN_PASSWORD_LEN;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// Deliberately the same for an unknown user, a wrong password, a locked,
+    /// disabled or left user: nothing to learn from it.
+    #[error("invalid username or password")]
+    InvalidCredentials,
+    #[error("invalid or expired token")]
+    InvalidToken,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{field}: {message}")]
+    BadInput { field: &'static str, message: String },
+    #[error("database error")]
+    Db(#[from] DbErr),
+    #[error("internal error")]
+    Internal,
+}
+
+#[derive(Debug, Clone)]
+pub struct Issued {
+    pub access_token: String,
+    pub expires_at: DateTime<Utc>,
+    pub user_id: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authenticated {
+    pub user_id: i64,
+    pub session_id: String,
+}
+
+pub struct Authenticator {
+    db: DatabaseConnection,
+    hasher: PasswordHasher,
+    tokens: TokenService,
+    max_failures: i32,
+    lockout: chrono::Duration,
+    /// Verified against when the username is unknown, so both cases take as long.
+    dummy_hash: Arc<String>,
+}
+
+/// Members who left or are inactive, and disabled users, cannot sign in.
+fn may_sign_in(user: &user::Model, member: Option<&member::Model>) -> bool {
+    !user.disabled && member.is_none_or(|m| m.status == MemberStatus::Active)
+}
+
+fn random_id() -> String {
+    let mut bytes = [0u8; 24];
+    rand::fill(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Authenticator {
+    pub fn new(
+        db: DatabaseConnection,
+        hasher: PasswordHasher,
+        tokens: TokenService,
+        max_failures: u32,
+        lockout_seconds: u64,
+    ) -> Result<Self, AuthError> {
+        let dummy_hash = Arc::new(hasher.hash(&random_id()).map_err(|_| AuthError::Internal)?);
+        Ok(Self {
+            db,
+            hasher,
+            tokens,
+            max_failures: i32::try_from(max_failures).unwrap_or(i32::MAX),
+            lockout: chrono::Duration::seconds(i64::try_from(lockout_seconds).unwrap_or(i64::MAX / 1000)),
+            dummy_hash,
+        })
+    }
+
+    pub fn hasher(&self) -> &PasswordHasher {
+        &self.hasher
+    }
+
+    async fn verify_password(&self, password: &str, stored: Option<String>) -> bool {
+        let hasher = self.hasher.clone();
+        let password = password.to_owned();
+        let stored = stored.unwrap_or_else(|| self.dummy_hash.as_str().to_owned());
+        tokio::task::spawn_blocking(move || hasher.verify(&password, &stored)).await.unwrap_or(false)
+    }
+
+    pub async fn login(
+        &self,
+        username: &str,
+        password: &str,
+        now: DateTime<Utc>,
+        request_id: Option<String>,
+    ) -> Result<Issued, AuthError> {
+        let found =
+            user::Entity::find().filter(user::Column::Username.eq(username.trim())).one(&self.db).await?;
+        let Some(user) = found else {
+            self.verify_password(password, None).await;
+            return Err(AuthError::InvalidCredentials);
+        };
+        if user.locked_until.is_some_and(|until| until > now) {
+            self.verify_password(password, None).await;
+            return Err(AuthError::InvalidCredentials);
+        }
+        if !self.verify_password(password, user.password_hash.clone()).await {
+            self.record_failure(&user, now).await?;
+            return Err(AuthError::InvalidCredentials);
+        }
+        let member = match user.member_id {
+            Some(id) => member::Entity::find_by_id(id).one(&self.db).await?,
+            None => None,
+        };
+        if !may_sign_in(&user, member.as_ref()) {
+            return Err(AuthError::InvalidCredentials);
+        }
+        let session_id = random_id();
+        let (access_token, expires_at) =
+            self.tokens.issue(user.id, &session_id, now).map_err(|_| AuthError::Internal)?;
+        let txn = self.db.begin().await?;
+        session::ActiveModel {
+            id: Set(session_id.clone()),
+            user_id: Set(user.id),
+            method: Set("password".into()),
+            created_at: Set(now),
+            expires_at: Set(expires_at),
+            revoked_at: Set(None),
+        }
+        .insert(&txn)
+        .await?;
+        if user.failed_logins != 0 || user.locked_until.is_some() {
+            let mut u = user.clone().into_active_model();
+            u.failed_logins = Set(0);
+            u.locked_until = Set(None);
+            u.update(&txn).await?;
+        }
+        audit::record(
+            &txn,
+            now,
+            AuditRecord {
+                actor_user_id: Some(user.id),
+                action: "user.login",
+                entity: "user",
+                entity_id: user.id.to_string(),
+                before: None,
+                after: Some(serde_json::json!({ "method": "password" })),
+                request_id,
+            },
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(Issued { access_token, expires_at, user_id: user.id })
+    }
+
+    /// Counts a failure; at the limit the login is locked for the lockout period.
+    async fn record_failure(&self, user: &user::Model, now: DateTime<Utc>) -> Result<(), DbErr> {
+        let failures = user.failed_logins + 1;
+        let mut update = user::Entity::update_many().filter(user::Column::Id.eq(user.id));
+        if failures >= self.max_failures {
+            update = update
+                .col_expr(user::Column::FailedLogins, Expr::value(0))
+                .col_expr(user::Column::LockedUntil, Expr::value(now + self.lockout));
+            tracing::warn!(user_id = user.id, "login locked after repeated failures");
+        } else {
+            update =
+                update.col_expr(user::Column::FailedLogins, Expr::col(user::Column::FailedLogins).add(1));
+        }
+        update.exec(&self.db).await.map(|_| ())
+    }
+
+    /// A bearer token → the signed-in user, if the session is open and the user
+    /// may still sign in.
+    pub async fn authenticate(&self, token: &str, now: DateTime<Utc>) -> Result<Authenticated, AuthError> {
+        let claims = self.tokens.verify(token).map_err(|_| AuthError::InvalidToken)?;
+        let user_id = claims.user_id().ok_or(AuthError::InvalidToken)?;
+        let session = session::Entity::find_by_id(claims.jti.clone()).one(&self.db).await?;
+        let open = session
+            .as_ref()
+            .is_some_and(|s| s.user_id == user_id && s.revoked_at.is_none() && s.expires_at > now);
+        if !open {
+            return Err(AuthError::InvalidToken);
+        }
+        let Some(user) = user::Entity::find_by_id(user_id).one(&self.db).await? else {
+            return Err(AuthError::InvalidToken);
+        };
+        let member = match user.member_id {
+            Some(id) => member::Entity::find_by_id(id).one(&self.db).await?,
+            None => None,
+        };
+        if !may_sign_in(&user, member.as_ref()) {
+            return Err(AuthError::InvalidToken);
+        }
+        Ok(Authenticated { user_id, session_id: claims.jti })
+    }
+
+    pub async fn logout(&self, session_id: &str, now: DateTime<Utc>) -> Result<(), AuthError> {
+        session::Entity::update_many()
+            .col_expr(session::Column::RevokedAt, Expr::value(now))
+            .filter(session::Column::Id.eq(session_id))
+            .filter(session::Column::RevokedAt.is_null())
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// Own password with the old one; another user's with user.manage. Other
+    /// sessions of the user end.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn set_password(
+        &self,
+        caller: &Authenticated,
+        grants: &Grants,
+        target_user_id: i64,
+        old_password: Option<&str>,
+        new_password: &str,
+        now: DateTime<Utc>,
+        request_id: Option<String>,
+    ) -> Result<(), AuthError> {
+        let own = caller.user_id == target_user_id;
+        if !own && !grants.holds_system(Permission::UserManage) {
+            return Err(AuthError::Forbidden("setting another user's password needs user.manage".into()));
+        }
+        if new_password.chars().count() < MIN_PASSWORD_LEN {
+            return Err(AuthError::BadInput {
+                field: "newPassword",
+                message: format!("must have at least {MIN_PASSWORD_LEN} characters"),
+            });
+        }
+        let Some(target) = user::Entity::find_by_id(target_user_id).one(&self.db).await? else {
+            return Err(AuthError::BadInput { field: "userId", message: "no such user".into() });
+        };
+        if own {
+            let old = old_password.unwrap_or_default();
+            if !self.verify_password(old, target.password_hash.clone()).await {
+                return Err(AuthError::BadInput { field: "oldPassword", message: "does not match".into() });
+            }
+        }
+        let hasher = self.hasher.clone();
+        let new_password = new_password.to_owned();
+        let hash = tokio::task::spawn_blocking(move || hasher.hash(&new_password))
+            .await
+            .map_err(|_| AuthError::Internal)?
+            .map_err(|_| AuthError::Internal)?;
+        let txn = self.db.begin().await?;
+        let mut u = target.into_active_model();
+        u.password_hash = Set(Some(hash));
+        u.failed_logins = Set(0);
+        u.locked_until = Set(None);
+        u.updated_at = Set(now);
+        u.update(&txn).await?;
+        session::Entity::update_many()
+            .col_expr(session::Column::RevokedAt, Expr::value(now))
+            .filter(session::Column::UserId.eq(target_user_id))
+            .filter(session::Column::Id.ne(caller.session_id.as_str()))
+            .filter(session::Column::RevokedAt.is_null())
+            .exec(&txn)
+            .await?;
+        audit::record(
+            &txn,
+            now,
+            AuditRecord {
+                actor_user_id: Some(caller.user_id),
+                action: "user.set_password",
+                entity: "user",
+                entity_id: target_user_id.to_string(),
+                before: None,
+                after: None,
+                request_id,
+            },
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(())
+    }
+}

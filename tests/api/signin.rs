@@ -1,0 +1,240 @@
+//! Local sign-in over HTTP: login, bearer tokens, lockout, logout, setPassword, and
+//! who may not sign in (DESIGN.md sections 6 and 7).
+use crate::common::{TestDb, TestServer, error_code, error_field};
+use entity::{MemberStatus, Visibility, member, org_unit, user};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
+use serde_json::{Value, json};
+use verband::domain::seed::demo::DEMO_PASSWORD;
+
+const LOGIN: &str = "mutation($u: String!, $p: String!) { login(username: $u, password: $p) { accessToken tokenType expiresAt } }";
+
+impl TestServer {
+    async fn login(&self, username: &str, password: &str) -> Value {
+        self.gql(LOGIN, json!({ "u": username, "p": password })).await
+    }
+
+    async fn token(&self, username: &str) -> String {
+        let body = self.login(username, DEMO_PASSWORD).await;
+        body["data"]["login"]["accessToken"]
+            .as_str()
+            .unwrap_or_else(|| panic!("login {username}: {body}"))
+            .to_owned()
+    }
+
+    /// A query with `Authorization: Bearer <token>`: (status, body).
+    async fn gql_as(&self, token: &str, query: &str, variables: Value) -> (u16, Value) {
+        self.gql_with_auth(&format!("Bearer {token}"), query, variables).await
+    }
+
+    async fn gql_with_auth(&self, authorization: &str, query: &str, variables: Value) -> (u16, Value) {
+        let response = self
+            .client
+            .post(format!("{}/graphql", self.base))
+            .header("authorization", authorization)
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("request");
+        let status = response.status().as_u16();
+        (status, response.json().await.expect("json"))
+    }
+
+    async fn user(&self, username: &str) -> user::Model {
+        let conn = self.db.connect().await;
+        user::Entity::find()
+            .filter(user::Column::Username.eq(username))
+            .one(&conn)
+            .await
+            .expect("q")
+            .expect("user")
+    }
+}
+
+#[tokio::test]
+async fn a_persona_signs_in_and_sees_what_r14_allows() {
+    let server = TestServer::demo().await;
+    let body = server.login("lsm.bayern", DEMO_PASSWORD).await;
+    assert_eq!(body["data"]["login"]["tokenType"], "Bearer", "{body}");
+    let token = server.token("lsm.bayern").await;
+    let (status, body) = server
+        .gql_as(&token, "{ viewer { username level } orgUnits(first: 500) { totalCount } }", json!({}))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["data"]["viewer"]["username"], "lsm.bayern", "{body}");
+    // R14 for her: PUBLIC and INTERNAL units, plus RESTRICTED ones where she holds
+    // member.read (the Bayern subtree); HIDDEN ones need unit.write, which she lacks.
+    let conn = server.db.connect().await;
+    let units = org_unit::Entity::find().all(&conn).await.expect("units");
+    let bayern = units.iter().find(|u| u.name == "Landesverband Bayern").expect("Bayern").path.clone();
+    let expected = units
+        .iter()
+        .filter(|u| match u.visibility {
+            Visibility::Public | Visibility::Internal => true,
+            Visibility::Restricted => u.path.starts_with(&bayern),
+            Visibility::Hidden => false,
+        })
+        .count();
+    assert_eq!(body["data"]["orgUnits"]["totalCount"], json!(expected));
+    // Anonymous: no viewer.
+    let body = server.gql("{ viewer { username } }", json!({})).await;
+    assert_eq!(body["data"]["viewer"], Value::Null);
+}
+
+#[tokio::test]
+async fn wrong_passwords_and_unknown_users_get_the_same_answer() {
+    let server = TestServer::demo().await;
+    let wrong = server.login("lsm.bayern", "not the password").await;
+    let unknown = server.login("nobody.here", "not the password").await;
+    assert_eq!(error_code(&wrong), Some("UNAUTHENTICATED"));
+    assert_eq!(wrong["errors"][0]["message"], unknown["errors"][0]["message"]);
+    assert!(wrong["data"].is_null());
+}
+
+#[tokio::test]
+async fn repeated_failures_lock_the_login_for_a_while() {
+    let db = TestDb::demo().await;
+    let server = TestServer::start_with(db, |s| {
+        s.login_max_failures = 3;
+        s.login_lockout_seconds = 2;
+    })
+    .await;
+    for _ in 0..3 {
+        assert_eq!(error_code(&server.login("ssm.isar", "wrong password").await), Some("UNAUTHENTICATED"));
+    }
+    let locked = server.login("ssm.isar", DEMO_PASSWORD).await;
+    assert_eq!(error_code(&locked), Some("UNAUTHENTICATED"), "the right password is refused while locked");
+    assert!(server.user("ssm.isar").await.locked_until.is_some());
+    tokio::time::sleep(std::time::Duration::from_millis(2_100)).await;
+    let body = server.login("ssm.isar", DEMO_PASSWORD).await;
+    assert!(body["data"]["login"]["accessToken"].is_string(), "after the lockout: {body}");
+    assert_eq!(server.user("ssm.isar").await.failed_logins, 0);
+}
+
+#[tokio::test]
+async fn logout_revokes_the_token_at_once() {
+    let server = TestServer::demo().await;
+    let token = server.token("sf.pegnitz").await;
+    let (status, body) = server.gql_as(&token, "mutation { logout }", json!({})).await;
+    assert_eq!((status, &body["data"]["logout"]), (200, &json!(true)), "{body}");
+    let (status, body) = server.gql_as(&token, "{ viewer { username } }", json!({})).await;
+    assert_eq!(status, 401);
+    assert_eq!(error_code(&body), Some("UNAUTHENTICATED"));
+    // Another session of the same user is untouched.
+    let other = server.token("sf.pegnitz").await;
+    assert_eq!(server.gql_as(&other, "{ viewer { username } }", json!({})).await.0, 200);
+}
+
+#[tokio::test]
+async fn bad_credentials_are_refused_never_served_as_anonymous() {
+    let server = TestServer::demo().await;
+    let q = "{ orgUnits { totalCount } }";
+    for auth in ["Bearer not-a-token", "Basic dXNlcjpwdw==", "Bearer", "Bearer a.b.c"] {
+        let (status, body) = server.gql_with_auth(auth, q, json!({})).await;
+        assert_eq!(status, 401, "{auth}");
+        assert_eq!(error_code(&body), Some("UNAUTHENTICATED"), "{auth}");
+        assert!(body["data"].is_null());
+    }
+    // A token signed with another key (another server's) is refused.
+    use verband::auth::tokens::{SigningKey, TokenService};
+    let foreign =
+        TokenService::new(&[SigningKey { kid: "x".into(), secret: vec![9; 32] }], "verband", "verband", 900)
+            .expect("service");
+    let user_id = server.user("admin").await.id;
+    let (forged, _) = foreign.issue(user_id, "made-up", chrono::Utc::now()).expect("issue");
+    assert_eq!(server.gql_as(&forged, q, json!({})).await.0, 401);
+}
+
+#[tokio::test]
+async fn members_who_left_and_disabled_users_cannot_sign_in() {
+    let server = TestServer::demo().await;
+    let conn = server.db.connect().await;
+    // A token issued before the change stops working with it.
+    let token = server.token("ohne.pledge").await;
+    let user = server.user("ohne.pledge").await;
+    let mut m = member::Entity::find_by_id(user.member_id.expect("member"))
+        .one(&conn)
+        .await
+        .expect("q")
+        .expect("m")
+        .into_active_model();
+    m.status = Set(MemberStatus::Left);
+    m.update(&conn).await.expect("update");
+    assert_eq!(error_code(&server.login("ohne.pledge", DEMO_PASSWORD).await), Some("UNAUTHENTICATED"));
+    assert_eq!(server.gql_as(&token, "{ viewer { username } }", json!({})).await.0, 401);
+
+    let token = server.token("sf.pegnitz").await;
+    let mut u = server.user("sf.pegnitz").await.into_active_model();
+    u.disabled = Set(true);
+    u.update(&conn).await.expect("update");
+    assert_eq!(error_code(&server.login("sf.pegnitz", DEMO_PASSWORD).await), Some("UNAUTHENTICATED"));
+    assert_eq!(server.gql_as(&token, "{ viewer { username } }", json!({})).await.0, 401);
+
+    // A system user (no member) signs in; a member without pledge does too (R6
+    // limits rights, not sign-in).
+    assert!(server.login("useradmin", DEMO_PASSWORD).await["data"]["login"].is_object());
+}
+
+const SET_PASSWORD: &str = "mutation($u: ID, $old: String, $new: String!) { setPassword(userId: $u, oldPassword: $old, newPassword: $new) }";
+
+fn user_gid(id: i64) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("User:{id}"))
+}
+
+#[tokio::test]
+async fn passwords_change_with_the_old_one_or_by_a_user_manager() {
+    let server = TestServer::demo().await;
+    let token = server.token("bsm").await;
+    let second_session = server.token("bsm").await;
+
+    let (_, body) =
+        server.gql_as(&token, SET_PASSWORD, json!({ "old": "wrong", "new": "a brand new secret" })).await;
+    assert_eq!(
+        (error_code(&body), error_field(&body)),
+        (Some("BAD_USER_INPUT"), Some("oldPassword")),
+        "{body}"
+    );
+    let (_, body) =
+        server.gql_as(&token, SET_PASSWORD, json!({ "old": DEMO_PASSWORD, "new": "short" })).await;
+    assert_eq!(error_field(&body), Some("newPassword"), "{body}");
+    let (_, body) = server
+        .gql_as(&token, SET_PASSWORD, json!({ "old": DEMO_PASSWORD, "new": "a brand new secret" }))
+        .await;
+    assert_eq!(body["data"]["setPassword"], true, "{body}");
+    assert_eq!(error_code(&server.login("bsm", DEMO_PASSWORD).await), Some("UNAUTHENTICATED"));
+    assert!(server.login("bsm", "a brand new secret").await["data"]["login"].is_object());
+    assert_eq!(
+        server.gql_as(&token, "{ viewer { username } }", json!({})).await.0,
+        200,
+        "this session stays"
+    );
+    assert_eq!(
+        server.gql_as(&second_session, "{ viewer { username } }", json!({})).await.0,
+        401,
+        "others end"
+    );
+
+    // Another user's password: FORBIDDEN without user.manage, fine with it.
+    let target = user_gid(server.user("ssm.isar").await.id);
+    let (_, body) =
+        server.gql_as(&token, SET_PASSWORD, json!({ "u": target, "new": "reset by someone" })).await;
+    assert_eq!(error_code(&body), Some("FORBIDDEN"), "{body}");
+    let admin = server.token("useradmin").await;
+    let (_, body) =
+        server.gql_as(&admin, SET_PASSWORD, json!({ "u": target, "new": "reset by the admin" })).await;
+    assert_eq!(body["data"]["setPassword"], true, "{body}");
+    assert!(server.login("ssm.isar", "reset by the admin").await["data"]["login"].is_object());
+}
+
+#[tokio::test]
+async fn the_signing_key_file_is_private() {
+    let server = TestServer::demo().await;
+    let key_file = server.db.data_dir.join("token-keys");
+    let meta = std::fs::metadata(&key_file).expect("key file made on first start");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    }
+    let _ = meta;
+}
