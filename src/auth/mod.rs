@@ -1,4 +1,5 @@
 //! Who is calling: the caller of a request, and password hashing.
+pub mod api_tokens;
 pub mod password;
 pub mod signin;
 pub mod tokens;

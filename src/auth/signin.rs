@@ -60,7 +60,7 @@ pub struct Authenticator {
 }
 
 /// Members who left or are inactive, and disabled users, cannot sign in.
-fn may_sign_in(user: &user::Model, member: Option<&member::Model>) -> bool {
+pub(crate) fn may_sign_in(user: &user::Model, member: Option<&member::Model>) -> bool {
     !user.disabled && member.is_none_or(|m| m.status == MemberStatus::Active)
 }
 
@@ -91,6 +91,10 @@ impl Authenticator {
 
     pub fn hasher(&self) -> &PasswordHasher {
         &self.hasher
+    }
+
+    pub(crate) fn db(&self) -> &DatabaseConnection {
+        &self.db
     }
 
     async fn verify_password(&self, password: &str, stored: Option<String>) -> bool {

@@ -19,6 +19,8 @@ pub struct Grants {
     at: Vec<(i64, PermSet)>,
     /// Held strictly below the unit (R3), sorted by unit id, with the unit's path.
     below: Vec<(i64, PermSet, String)>,
+    /// What R17 allows on the caller's own record (narrowed by API token scopes).
+    self_permissions: PermSet,
 }
 
 impl Grants {
@@ -29,7 +31,14 @@ impl Grants {
 
     /// `self_member_id` is the caller's own member (R17), if any.
     pub fn compile(user_id: i64, self_member_id: Option<i64>, lines: &[Line]) -> Self {
-        let mut g = Grants { user_id: Some(user_id), self_member_id, ..Default::default() };
+        let mut g = Grants {
+            user_id: Some(user_id),
+            self_member_id,
+            self_permissions: PermSet::of(Permission::MemberRead)
+                .with(Permission::BankRead)
+                .with(Permission::PaymentRead),
+            ..Default::default()
+        };
         for line in lines {
             match &line.scope {
                 Scope::Everywhere => {
@@ -57,6 +66,30 @@ impl Grants {
 
     pub fn self_member_id(&self) -> Option<i64> {
         self.self_member_id
+    }
+
+    /// What R17 allows the caller on their own record.
+    pub fn self_permissions(&self) -> PermSet {
+        self.self_permissions
+    }
+
+    /// The same grants, cut down to `scopes` (API tokens): never more than before.
+    pub fn restricted_to(&self, scopes: PermSet) -> Grants {
+        let keep = |set: PermSet| set.minus(set.minus(scopes));
+        Grants {
+            user_id: self.user_id,
+            self_member_id: self.self_member_id,
+            everywhere: keep(self.everywhere),
+            system: keep(self.system),
+            at: self.at.iter().map(|(u, s)| (*u, keep(*s))).filter(|(_, s)| !s.is_empty()).collect(),
+            below: self
+                .below
+                .iter()
+                .map(|(u, s, p)| (*u, keep(*s), p.clone()))
+                .filter(|(_, s, _)| !s.is_empty())
+                .collect(),
+            self_permissions: keep(self.self_permissions),
+        }
     }
 
     fn at_unit_id(&self, unit: i64) -> PermSet {
@@ -234,6 +267,26 @@ mod tests {
         assert_eq!(g.missing_throughout_below(PermSet::of(MemberWrite), "/1/2/"), PermSet::of(MemberWrite));
         // Not below /1/.
         assert_eq!(g.missing_throughout_below(PermSet::of(MemberRead), "/1/"), PermSet::of(MemberRead));
+    }
+
+    #[test]
+    fn restricting_only_ever_removes_permissions() {
+        let g = Grants::compile(
+            1,
+            Some(9),
+            &[line(&[MemberRead, BankRead], below(2, "/1/2/")), line(&[UserManage], Scope::Everywhere)],
+        );
+        let r = g.restricted_to(PermSet::of(MemberRead).with(PaymentRead));
+        assert!(r.holds_at(MemberRead, "/1/2/3/"));
+        assert!(!r.holds_at(BankRead, "/1/2/3/"));
+        assert!(!r.holds_at(PaymentRead, "/1/2/3/"), "a scope adds nothing the owner lacks");
+        assert!(!r.holds_system(UserManage));
+        assert_eq!(r.self_permissions(), PermSet::of(MemberRead).with(PaymentRead));
+        for p in Permission::ALL {
+            for path in ["/1/", "/1/2/", "/1/2/3/"] {
+                assert!(!r.holds_at(*p, path) || g.holds_at(*p, path), "{p} at {path}");
+            }
+        }
     }
 
     #[test]

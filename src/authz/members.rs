@@ -30,8 +30,15 @@ pub fn member_access(
     home_path: &str,
     pending_transfer_to: &[&str],
 ) -> MemberAccess {
-    if grants.self_member_id() == Some(member_id) {
-        return MemberAccess { visible: true, read: true, bank: true, payments: true, is_self: true };
+    let own = grants.self_permissions();
+    if grants.self_member_id() == Some(member_id) && own.contains(Permission::MemberRead) {
+        return MemberAccess {
+            visible: true,
+            read: true,
+            bank: own.contains(Permission::BankRead),
+            payments: own.contains(Permission::PaymentRead),
+            is_self: true,
+        };
     }
     let held = grants.at_unit(home_path);
     if held.contains(Permission::MemberRead) {
@@ -56,7 +63,9 @@ pub fn member_access(
 pub fn visible_members(grants: &Grants) -> Condition {
     let mut cond =
         Condition::any().add(grants.unit_condition(Permission::MemberRead, member::Column::HomeUnitId));
-    if let Some(own) = grants.self_member_id() {
+    if let Some(own) = grants.self_member_id()
+        && grants.self_permissions().contains(Permission::MemberRead)
+    {
         cond = cond.add(member::Column::Id.eq(own));
     }
     if grants.holds_anywhere(Permission::MemberWrite) {

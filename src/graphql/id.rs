@@ -11,6 +11,7 @@ pub enum Kind {
     User,
     Assignment,
     PermissionGroup,
+    ApiToken,
 }
 
 impl Kind {
@@ -21,6 +22,7 @@ impl Kind {
             Kind::User => "User",
             Kind::Assignment => "Assignment",
             Kind::PermissionGroup => "PermissionGroup",
+            Kind::ApiToken => "ApiToken",
         }
     }
 
@@ -31,6 +33,7 @@ impl Kind {
             "User" => Some(Kind::User),
             "Assignment" => Some(Kind::Assignment),
             "PermissionGroup" => Some(Kind::PermissionGroup),
+            "ApiToken" => Some(Kind::ApiToken),
             _ => None,
         }
     }

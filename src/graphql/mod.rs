@@ -29,6 +29,8 @@ pub struct RequestContext {
     pub grants: Arc<Grants>,
     /// The session of a signed-in caller (logout ends it).
     pub session_id: Option<String>,
+    /// Set when the caller authenticated with an API token.
+    pub api_token_id: Option<i64>,
     pub today: NaiveDate,
     pub request_id: Option<String>,
 }
@@ -40,6 +42,7 @@ pub(crate) fn request<'a>(ctx: &'a Context<'_>) -> &'a RequestContext {
         caller: Caller::Anonymous,
         grants: Arc::new(Grants::none()),
         session_id: None,
+        api_token_id: None,
         today: NaiveDate::MIN,
         request_id: None,
     });
@@ -86,6 +89,11 @@ impl Query {
     /// The signed-in caller; null for anonymous callers.
     async fn viewer(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<viewer::Viewer>> {
         viewer::viewer(ctx).await
+    }
+
+    /// The caller's API tokens (without secrets).
+    async fn api_tokens(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<viewer::ApiToken>> {
+        viewer::api_tokens(ctx).await
     }
 
     /// One unit; null when it does not exist or is not visible to the caller (R14).

@@ -4,8 +4,9 @@ use super::error::{ApiError, gql};
 use super::id::{self, Kind};
 use super::scalars::DateTime;
 use super::{db, request};
+use crate::auth::api_tokens::scopes_of;
 use crate::auth::signin::{Authenticated, Authenticator};
-use crate::authz::Permission;
+use crate::authz::{PermSet, Permission};
 use async_graphql::{Context, ID, Object, SimpleObject};
 use chrono::Utc;
 use entity::user;
@@ -56,8 +57,51 @@ fn authenticated(ctx: &Context<'_>) -> async_graphql::Result<Authenticated> {
     let req = request(ctx);
     match (req.grants.user_id(), &req.session_id) {
         (Some(user_id), Some(session_id)) => Ok(Authenticated { user_id, session_id: session_id.clone() }),
+        (Some(_), None) => Err(gql(ApiError::Forbidden("not with an API token: sign in".into()))),
         _ => Err(gql(ApiError::sign_in_required())),
     }
+}
+
+/// An API token for scripts; its secret is shown only when it is created.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct ApiToken {
+    pub id: ID,
+    pub name: String,
+    /// The token holds at most these permissions, and only where its owner holds
+    /// them.
+    pub scopes: Vec<PermissionName>,
+    pub expires_at: Option<DateTime>,
+    pub last_used_at: Option<DateTime>,
+    pub revoked_at: Option<DateTime>,
+    pub created_at: DateTime,
+}
+
+impl From<entity::api_token::Model> for ApiToken {
+    fn from(t: entity::api_token::Model) -> Self {
+        ApiToken {
+            id: id::encode(Kind::ApiToken, t.id),
+            scopes: scopes_of(&t).iter().filter_map(permission_name).collect(),
+            name: t.name,
+            expires_at: t.expires_at.map(DateTime),
+            last_used_at: t.last_used_at.map(DateTime),
+            revoked_at: t.revoked_at.map(DateTime),
+            created_at: DateTime(t.created_at),
+        }
+    }
+}
+
+#[derive(SimpleObject, Debug, Clone)]
+pub struct CreatedApiToken {
+    pub token: ApiToken,
+    /// Send as `Authorization: Bearer <secret>`. Shown once; only a hash is kept.
+    pub secret: String,
+}
+
+/// The caller's API tokens (never their secrets).
+pub async fn api_tokens(ctx: &Context<'_>) -> async_graphql::Result<Vec<ApiToken>> {
+    let user_id = request(ctx).grants.user_id().ok_or_else(|| gql(ApiError::sign_in_required()))?;
+    let tokens = ctx.data::<Arc<Authenticator>>()?.api_tokens_of(user_id).await.map_err(gql)?;
+    Ok(tokens.into_iter().map(ApiToken::from).collect())
 }
 
 pub struct Mutation;
@@ -89,6 +133,44 @@ impl Mutation {
     async fn logout(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
         let me = authenticated(ctx)?;
         ctx.data::<Arc<Authenticator>>()?.logout(&me.session_id, Utc::now()).await.map_err(gql)?;
+        Ok(true)
+    }
+
+    /// A token for scripts, with at most the given permissions (and never more than
+    /// the caller holds). Needs a signed-in session, not another token.
+    async fn create_api_token(
+        &self,
+        ctx: &Context<'_>,
+        name: String,
+        scopes: Vec<PermissionName>,
+        expires_at: Option<DateTime>,
+    ) -> async_graphql::Result<CreatedApiToken> {
+        let me = authenticated(ctx)?;
+        let scopes: PermSet = scopes.into_iter().map(Permission::from).collect();
+        let (row, secret) = ctx
+            .data::<Arc<Authenticator>>()?
+            .create_api_token(
+                me.user_id,
+                &name,
+                scopes,
+                expires_at.map(|e| e.0),
+                Utc::now(),
+                request(ctx).request_id.clone(),
+            )
+            .await
+            .map_err(gql)?;
+        Ok(CreatedApiToken { token: row.into(), secret })
+    }
+
+    /// Revokes a token at once: one's own, or anyone's with user.manage.
+    async fn revoke_api_token(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
+        let req = request(ctx);
+        let user_id = req.grants.user_id().ok_or_else(|| gql(ApiError::sign_in_required()))?;
+        let token_id = id::decode(&id, Kind::ApiToken, "id")?;
+        ctx.data::<Arc<Authenticator>>()?
+            .revoke_api_token(user_id, &req.grants, token_id, Utc::now(), req.request_id.clone())
+            .await
+            .map_err(gql)?;
         Ok(true)
     }
 

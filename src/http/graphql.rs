@@ -1,5 +1,6 @@
 use super::AppState;
 use crate::auth::Caller;
+use crate::auth::api_tokens;
 use crate::auth::signin::AuthError;
 use crate::authz::Grants;
 use crate::graphql::RequestContext;
@@ -32,11 +33,23 @@ pub async fn handle(
     let today = state.clock.today();
     // A request without credentials is anonymous; one with bad credentials is
     // refused (401), never served as anonymous.
-    let (caller, session_id) = match bearer(&headers) {
-        Bearer::None => (Caller::Anonymous, None),
+    let (caller, session_id, api_token) = match bearer(&headers) {
+        Bearer::None => (Caller::Anonymous, None, None),
         Bearer::Malformed => return unauthenticated("malformed Authorization header"),
+        Bearer::Token(token) if token.starts_with(api_tokens::PREFIX) => {
+            match state.auth.authenticate_api_token(token, Utc::now()).await {
+                Ok(t) => (Caller::User { user_id: t.user_id }, None, Some(t)),
+                Err(AuthError::InvalidToken | AuthError::InvalidCredentials) => {
+                    return unauthenticated("invalid, revoked or expired API token");
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "API token authentication failed");
+                    return internal();
+                }
+            }
+        }
         Bearer::Token(token) => match state.auth.authenticate(token, Utc::now()).await {
-            Ok(a) => (Caller::User { user_id: a.user_id }, Some(a.session_id)),
+            Ok(a) => (Caller::User { user_id: a.user_id }, Some(a.session_id), None),
             Err(AuthError::InvalidToken | AuthError::InvalidCredentials) => {
                 return unauthenticated("invalid or expired token");
             }
@@ -49,14 +62,19 @@ pub async fn handle(
     let grants = match caller {
         Caller::Anonymous => Arc::new(Grants::none()),
         Caller::User { user_id } => match state.authz.grants(user_id, today).await {
-            Ok(g) => g,
+            // A token's scopes only ever narrow its owner's rights.
+            Ok(g) => match &api_token {
+                Some(t) => Arc::new(g.restricted_to(t.scopes)),
+                None => g,
+            },
             Err(e) => {
                 tracing::error!(error = %e, "compiling grants failed");
                 return internal();
             }
         },
     };
-    let context = RequestContext { caller, grants, session_id, today, request_id };
+    let api_token_id = api_token.map(|t| t.token_id);
+    let context = RequestContext { caller, grants, session_id, api_token_id, today, request_id };
     let req = req.into_inner().data(context).data(Loaders::new(&state.db));
     let mut response = state.schema.execute(req).await;
     label_errors(&mut response.errors);

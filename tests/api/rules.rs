@@ -833,6 +833,7 @@ async fn run_as(w: &World, username: &str, query: &str, variables: serde_json::V
         caller: Caller::User { user_id: user.id },
         grants,
         session_id: None,
+        api_token_id: None,
         today: today(),
         request_id: None,
     };

@@ -238,3 +238,108 @@ async fn the_signing_key_file_is_private() {
     }
     let _ = meta;
 }
+
+const CREATE_TOKEN: &str = "mutation($n: String!, $s: [Permission!]!, $e: DateTime) {
+  createApiToken(name: $n, scopes: $s, expiresAt: $e) { secret token { id name scopes expiresAt lastUsedAt } }
+}";
+
+#[tokio::test]
+async fn api_tokens_show_their_secret_once_and_store_only_a_hash() {
+    let server = TestServer::demo().await;
+    let session = server.token("lsm.bayern").await;
+    let (_, body) =
+        server.gql_as(&session, CREATE_TOKEN, json!({ "n": "Nachtstatistik", "s": ["MEMBER_READ"] })).await;
+    let secret = body["data"]["createApiToken"]["secret"].as_str().expect("secret").to_owned();
+    assert!(secret.starts_with("vbt_") && secret.len() > 40, "{body}");
+    let conn = server.db.connect().await;
+    let stored = entity::api_token::Entity::find().all(&conn).await.expect("q");
+    assert_eq!(stored.len(), 1);
+    assert_ne!(stored[0].token_hash, secret);
+    assert!(!stored[0].token_hash.contains(&secret[4..]));
+    let (_, body) = server.gql_as(&session, "{ apiTokens { name scopes lastUsedAt } }", json!({})).await;
+    assert_eq!(body["data"]["apiTokens"][0]["name"], "Nachtstatistik");
+    assert!(!body.to_string().contains(&secret), "listing never shows the secret");
+
+    // The script uses it; last_used_at is recorded.
+    let (status, body) = server.gql_as(&secret, "{ viewer { username } }", json!({})).await;
+    assert_eq!((status, body["data"]["viewer"]["username"].as_str()), (200, Some("lsm.bayern")), "{body}");
+    let used = entity::api_token::Entity::find().one(&conn).await.expect("q").expect("token");
+    assert!(used.last_used_at.is_some());
+}
+
+#[tokio::test]
+async fn api_token_scopes_only_narrow_the_owners_rights() {
+    let server = TestServer::demo().await;
+    // useradmin holds user.manage; a token without that scope does not.
+    let session = server.token("useradmin").await;
+    let q = "{ viewer { systemPermissions } }";
+    let (_, body) = server.gql_as(&session, q, json!({})).await;
+    assert_eq!(body["data"]["viewer"]["systemPermissions"], json!(["USER_MANAGE"]));
+    let (_, body) =
+        server.gql_as(&session, CREATE_TOKEN, json!({ "n": "read only", "s": ["MEMBER_READ"] })).await;
+    let narrow = body["data"]["createApiToken"]["secret"].as_str().expect("secret").to_owned();
+    let (_, body) = server.gql_as(&narrow, q, json!({})).await;
+    assert_eq!(body["data"]["viewer"]["systemPermissions"], json!([]), "{body}");
+
+    // A scope the owner lacks adds nothing.
+    let sf = server.token("sf.pegnitz").await;
+    let (_, body) =
+        server.gql_as(&sf, CREATE_TOKEN, json!({ "n": "greedy", "s": ["USER_MANAGE", "MEMBER_READ"] })).await;
+    let greedy = body["data"]["createApiToken"]["secret"].as_str().expect("secret").to_owned();
+    let (_, body) = server.gql_as(&greedy, q, json!({})).await;
+    assert_eq!(body["data"]["viewer"]["systemPermissions"], json!([]), "{body}");
+
+    // R14 through a token: without member.read, RESTRICTED units disappear.
+    let lsm = server.token("lsm.bayern").await;
+    let count = "{ orgUnits(first: 500) { totalCount } }";
+    let full =
+        server.gql_as(&lsm, count, json!({})).await.1["data"]["orgUnits"]["totalCount"].as_u64().expect("n");
+    let (_, body) = server.gql_as(&lsm, CREATE_TOKEN, json!({ "n": "units only", "s": [] })).await;
+    let bare = body["data"]["createApiToken"]["secret"].as_str().expect("secret").to_owned();
+    let narrowed =
+        server.gql_as(&bare, count, json!({})).await.1["data"]["orgUnits"]["totalCount"].as_u64().expect("n");
+    assert!(narrowed < full, "{narrowed} < {full}");
+
+    // Tokens cannot mint tokens or log out.
+    let (_, body) = server.gql_as(&narrow, CREATE_TOKEN, json!({ "n": "child", "s": [] })).await;
+    assert_eq!(error_code(&body), Some("FORBIDDEN"), "{body}");
+}
+
+#[tokio::test]
+async fn revoked_and_expired_api_tokens_are_unauthenticated_at_once() {
+    let server = TestServer::demo().await;
+    let session = server.token("ssm.isar").await;
+    let (_, body) = server.gql_as(&session, CREATE_TOKEN, json!({ "n": "cron", "s": ["MEMBER_READ"] })).await;
+    let secret = body["data"]["createApiToken"]["secret"].as_str().expect("secret").to_owned();
+    let id = body["data"]["createApiToken"]["token"]["id"].as_str().expect("id").to_owned();
+    assert_eq!(server.gql_as(&secret, "{ viewer { username } }", json!({})).await.0, 200);
+    // Someone else's token is not theirs to revoke (and not even found).
+    let other = server.token("sf.pegnitz").await;
+    let revoke = "mutation($id: ID!) { revokeApiToken(id: $id) }";
+    let (_, body) = server.gql_as(&other, revoke, json!({ "id": id })).await;
+    assert_eq!(error_code(&body), Some("BAD_USER_INPUT"), "{body}");
+    let (_, body) = server.gql_as(&session, revoke, json!({ "id": id })).await;
+    assert_eq!(body["data"]["revokeApiToken"], true, "{body}");
+    let (status, body) = server.gql_as(&secret, "{ viewer { username } }", json!({})).await;
+    assert_eq!((status, error_code(&body)), (401, Some("UNAUTHENTICATED")));
+
+    // Expiry: a date in the past is refused; a token past its expiry is refused.
+    let past = (chrono::Utc::now() - chrono::Duration::minutes(1)).to_rfc3339();
+    let (_, body) = server.gql_as(&session, CREATE_TOKEN, json!({ "n": "old", "s": [], "e": past })).await;
+    assert_eq!(error_field(&body), Some("expiresAt"), "{body}");
+    let soon = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
+    let (_, body) =
+        server.gql_as(&session, CREATE_TOKEN, json!({ "n": "short-lived", "s": [], "e": soon })).await;
+    let secret = body["data"]["createApiToken"]["secret"].as_str().expect("secret").to_owned();
+    let conn = server.db.connect().await;
+    let mut row: entity::api_token::ActiveModel = entity::api_token::Entity::find()
+        .filter(entity::api_token::Column::Name.eq("short-lived"))
+        .one(&conn)
+        .await
+        .expect("q")
+        .expect("token")
+        .into();
+    row.expires_at = Set(Some(chrono::Utc::now() - chrono::Duration::seconds(1)));
+    row.update(&conn).await.expect("update");
+    assert_eq!(server.gql_as(&secret, "{ viewer { username } }", json!({})).await.0, 401);
+}
