@@ -1,5 +1,6 @@
 //! `App::build(settings)`: connect, migrate, load the demo into an empty database if
 //! configured, bind the listener (port 0 in tests), and serve until SIGTERM/Ctrl-C.
+use crate::auth::oidc::OidcVerifier;
 use crate::auth::password::{PasswordError, PasswordHasher};
 use crate::auth::signin::{AuthError, Authenticator};
 use crate::auth::tokens::{KeyError, TokenService};
@@ -60,6 +61,7 @@ impl App {
             db.clone(),
             PasswordHasher::new(settings.password)?,
             tokens,
+            OidcVerifier::new(&settings.oidc, settings.oidc_min_refresh),
             settings.login_max_failures,
             settings.login_lockout_seconds,
         )?);

@@ -56,8 +56,35 @@ pub struct Settings {
     /// Failed logins before a lockout, and its length.
     pub login_max_failures: u32,
     pub login_lockout_seconds: u64,
+    /// OpenID Connect issuers whose bearer tokens are accepted.
+    pub oidc: Vec<OidcIssuer>,
+    /// Floor between two JWKS fetches per issuer (tests lower it).
+    pub oidc_min_refresh: std::time::Duration,
     /// Not configurable from outside: tests fix the date here.
     pub clock: Clock,
+}
+
+/// One trusted OpenID Connect issuer (resource server side).
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcIssuer {
+    /// Exactly the `iss` of its tokens; discovery is `<issuer>/.well-known/openid-configuration`.
+    pub issuer: String,
+    /// The `aud` its tokens must carry for this API.
+    pub audience: String,
+    /// For token introspection and the browser sign-in.
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+}
+
+impl std::fmt::Debug for OidcIssuer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OidcIssuer")
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -86,6 +113,7 @@ impl std::fmt::Debug for Settings {
             .field("max_body_bytes", &self.max_body_bytes)
             .field("log_format", &self.log_format)
             .field("tokens", &self.tokens)
+            .field("oidc", &self.oidc)
             .finish_non_exhaustive()
     }
 }
@@ -127,6 +155,7 @@ struct FileConfig {
     token_keys: Option<String>,
     login_max_failures: Option<u32>,
     login_lockout_seconds: Option<u64>,
+    oidc: Option<Vec<OidcIssuer>>,
 }
 
 impl Settings {
@@ -146,6 +175,8 @@ impl Settings {
             tokens: TokenSettings::default(),
             login_max_failures: 5,
             login_lockout_seconds: 900,
+            oidc: Vec::new(),
+            oidc_min_refresh: crate::auth::oidc::DEFAULT_MIN_REFRESH,
             clock: Clock::System,
         }
     }
@@ -275,6 +306,22 @@ impl Settings {
         {
             s.login_lockout_seconds = v;
         }
+        if let Some(list) = file.oidc {
+            s.oidc = list;
+        }
+        // One issuer can also come from the environment (more through the file).
+        if let Some(issuer) = env("VERBAND_OIDC_ISSUER") {
+            let audience = env("VERBAND_OIDC_AUDIENCE").ok_or(ConfigError::Invalid {
+                key: "VERBAND_OIDC_AUDIENCE",
+                message: "required with VERBAND_OIDC_ISSUER".into(),
+            })?;
+            s.oidc.push(OidcIssuer {
+                issuer,
+                audience,
+                client_id: env("VERBAND_OIDC_CLIENT_ID"),
+                client_secret: env("VERBAND_OIDC_CLIENT_SECRET"),
+            });
+        }
         Ok(s)
     }
 
@@ -343,6 +390,19 @@ mod tests {
         assert_eq!(s.tokens.keys.len(), 1);
         assert!(!format!("{s:?}").contains(secret));
         assert!(from(&[("VERBAND_TOKEN_KEYS", "k1=short")], "").is_err());
+    }
+
+    #[test]
+    fn oidc_issuers_come_from_file_and_environment_without_leaking_secrets() {
+        let file = "[[oidc]]\nissuer = \"https://id.example.org/realms/bund\"\naudience = \"verband\"\nclient_secret = \"hunter2hunter2\"\n";
+        let s = from(
+            &[("VERBAND_OIDC_ISSUER", "https://login.example.com"), ("VERBAND_OIDC_AUDIENCE", "api")],
+            file,
+        )
+        .expect("settings");
+        assert_eq!(s.oidc.len(), 2);
+        assert!(!format!("{s:?}").contains("hunter2"));
+        assert!(from(&[("VERBAND_OIDC_ISSUER", "https://x")], "").is_err(), "audience required");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! access token's `jti`; `authenticate` turns a bearer token into a caller and
 //! re-checks the session and the user on every request, so logout, disabling a
 //! user or a member leaving take effect at once.
+use super::oidc::{OidcError, OidcVerifier, external_subject};
 use super::password::PasswordHasher;
 use super::tokens::TokenService;
 use crate::authz::{Grants, Permission};
@@ -30,6 +31,8 @@ pub enum AuthError {
     Forbidden(String),
     #[error("{field}: {message}")]
     BadInput { field: &'static str, message: String },
+    #[error("{0}")]
+    Conflict(String),
     #[error("database error")]
     Db(#[from] DbErr),
     #[error("internal error")]
@@ -46,13 +49,25 @@ pub struct Issued {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Authenticated {
     pub user_id: i64,
-    pub session_id: String,
+    /// Our own sessions only; tokens from an identity provider have none.
+    pub session_id: Option<String>,
+}
+
+/// Who performs an account change, with what rights, when.
+pub struct Actor<'a> {
+    pub user_id: i64,
+    /// The session the change is made from (kept when others end).
+    pub session_id: Option<&'a str>,
+    pub grants: &'a Grants,
+    pub now: DateTime<Utc>,
+    pub request_id: Option<String>,
 }
 
 pub struct Authenticator {
     db: DatabaseConnection,
     hasher: PasswordHasher,
     tokens: TokenService,
+    oidc: OidcVerifier,
     max_failures: i32,
     lockout: chrono::Duration,
     /// Verified against when the username is unknown, so both cases take as long.
@@ -75,6 +90,7 @@ impl Authenticator {
         db: DatabaseConnection,
         hasher: PasswordHasher,
         tokens: TokenService,
+        oidc: OidcVerifier,
         max_failures: u32,
         lockout_seconds: u64,
     ) -> Result<Self, AuthError> {
@@ -83,6 +99,7 @@ impl Authenticator {
             db,
             hasher,
             tokens,
+            oidc,
             max_failures: i32::try_from(max_failures).unwrap_or(i32::MAX),
             lockout: chrono::Duration::seconds(i64::try_from(lockout_seconds).unwrap_or(i64::MAX / 1000)),
             dummy_hash,
@@ -186,9 +203,39 @@ impl Authenticator {
         update.exec(&self.db).await.map(|_| ())
     }
 
-    /// A bearer token → the signed-in user, if the session is open and the user
-    /// may still sign in.
+    /// A bearer JWT → the signed-in user: our own (HS256) tokens through their
+    /// session, asymmetrically signed ones through the configured issuers.
     pub async fn authenticate(&self, token: &str, now: DateTime<Utc>) -> Result<Authenticated, AuthError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::InvalidToken)?;
+        if header.alg == jsonwebtoken::Algorithm::HS256 {
+            return self.authenticate_own(token, now).await;
+        }
+        let subject = self.oidc.verify(token).await.map_err(|e| {
+            if let OidcError::Unreachable(why) = &e {
+                tracing::warn!(error = %why, "identity provider unreachable");
+            }
+            AuthError::InvalidToken
+        })?;
+        let Some(user) = user::Entity::find()
+            .filter(user::Column::ExternalSubject.eq(subject.as_str()))
+            .one(&self.db)
+            .await?
+        else {
+            // No silent account creation: the identity must be linked first.
+            return Err(AuthError::InvalidToken);
+        };
+        let member = match user.member_id {
+            Some(id) => member::Entity::find_by_id(id).one(&self.db).await?,
+            None => None,
+        };
+        if !may_sign_in(&user, member.as_ref()) {
+            return Err(AuthError::InvalidToken);
+        }
+        Ok(Authenticated { user_id: user.id, session_id: None })
+    }
+
+    /// Our own access token, if its session is open and the user may still sign in.
+    async fn authenticate_own(&self, token: &str, now: DateTime<Utc>) -> Result<Authenticated, AuthError> {
         let claims = self.tokens.verify(token).map_err(|_| AuthError::InvalidToken)?;
         let user_id = claims.user_id().ok_or(AuthError::InvalidToken)?;
         let session = session::Entity::find_by_id(claims.jti.clone()).one(&self.db).await?;
@@ -208,7 +255,7 @@ impl Authenticator {
         if !may_sign_in(&user, member.as_ref()) {
             return Err(AuthError::InvalidToken);
         }
-        Ok(Authenticated { user_id, session_id: claims.jti })
+        Ok(Authenticated { user_id, session_id: Some(claims.jti) })
     }
 
     pub async fn logout(&self, session_id: &str, now: DateTime<Utc>) -> Result<(), AuthError> {
@@ -221,21 +268,71 @@ impl Authenticator {
         Ok(())
     }
 
+    /// Links an identity-provider account (`iss`, `sub`) to a user: user.manage.
+    pub async fn link_external_identity(
+        &self,
+        actor: Actor<'_>,
+        target_user_id: i64,
+        issuer: &str,
+        subject: &str,
+    ) -> Result<(), AuthError> {
+        let now = actor.now;
+        if !actor.grants.holds_system(Permission::UserManage) {
+            return Err(AuthError::Forbidden("linking an external identity needs user.manage".into()));
+        }
+        if issuer.trim().is_empty() || subject.trim().is_empty() {
+            return Err(AuthError::BadInput {
+                field: "subject",
+                message: "issuer and subject are required".into(),
+            });
+        }
+        let linked = external_subject(issuer.trim(), subject.trim());
+        let Some(target) = user::Entity::find_by_id(target_user_id).one(&self.db).await? else {
+            return Err(AuthError::BadInput { field: "userId", message: "no such user".into() });
+        };
+        let taken = user::Entity::find()
+            .filter(user::Column::ExternalSubject.eq(linked.as_str()))
+            .one(&self.db)
+            .await?;
+        if taken.is_some_and(|u| u.id != target_user_id) {
+            return Err(AuthError::Conflict("this identity is linked to another user".into()));
+        }
+        let before = target.external_subject.clone();
+        let txn = self.db.begin().await?;
+        let mut u = target.into_active_model();
+        u.external_subject = Set(Some(linked.clone()));
+        u.updated_at = Set(now);
+        u.update(&txn).await?;
+        audit::record(
+            &txn,
+            now,
+            AuditRecord {
+                actor_user_id: Some(actor.user_id),
+                action: "user.link_external_identity",
+                entity: "user",
+                entity_id: target_user_id.to_string(),
+                before: Some(serde_json::json!({ "external_subject": before })),
+                after: Some(serde_json::json!({ "external_subject": linked })),
+                request_id: actor.request_id,
+            },
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
     /// Own password with the old one; another user's with user.manage. Other
     /// sessions of the user end.
-    #[allow(clippy::too_many_arguments)]
     pub async fn set_password(
         &self,
-        caller: &Authenticated,
-        grants: &Grants,
+        actor: Actor<'_>,
         target_user_id: i64,
         old_password: Option<&str>,
         new_password: &str,
-        now: DateTime<Utc>,
-        request_id: Option<String>,
     ) -> Result<(), AuthError> {
-        let own = caller.user_id == target_user_id;
-        if !own && !grants.holds_system(Permission::UserManage) {
+        let now = actor.now;
+        let own = actor.user_id == target_user_id;
+        if !own && !actor.grants.holds_system(Permission::UserManage) {
             return Err(AuthError::Forbidden("setting another user's password needs user.manage".into()));
         }
         if new_password.chars().count() < MIN_PASSWORD_LEN {
@@ -269,7 +366,7 @@ impl Authenticator {
         session::Entity::update_many()
             .col_expr(session::Column::RevokedAt, Expr::value(now))
             .filter(session::Column::UserId.eq(target_user_id))
-            .filter(session::Column::Id.ne(caller.session_id.as_str()))
+            .filter(session::Column::Id.ne(actor.session_id.unwrap_or_default()))
             .filter(session::Column::RevokedAt.is_null())
             .exec(&txn)
             .await?;
@@ -277,13 +374,13 @@ impl Authenticator {
             &txn,
             now,
             AuditRecord {
-                actor_user_id: Some(caller.user_id),
+                actor_user_id: Some(actor.user_id),
                 action: "user.set_password",
                 entity: "user",
                 entity_id: target_user_id.to_string(),
                 before: None,
                 after: None,
-                request_id,
+                request_id: actor.request_id,
             },
         )
         .await?;

@@ -77,6 +77,7 @@ impl From<AuthError> for ApiError {
             AuthError::InvalidCredentials | AuthError::InvalidToken => Self::Unauthenticated(e.to_string()),
             AuthError::Forbidden(m) => Self::Forbidden(m),
             AuthError::BadInput { field, message } => Self::bad_input(field, message),
+            AuthError::Conflict(m) => Self::Conflict(m),
             AuthError::Db(e) => Self::from(e),
             AuthError::Internal => Self::Internal,
         }

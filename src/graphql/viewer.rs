@@ -5,7 +5,7 @@ use super::id::{self, Kind};
 use super::scalars::DateTime;
 use super::{db, request};
 use crate::auth::api_tokens::scopes_of;
-use crate::auth::signin::{Authenticated, Authenticator};
+use crate::auth::signin::{Actor, Authenticated, Authenticator};
 use crate::authz::{PermSet, Permission};
 use async_graphql::{Context, ID, Object, SimpleObject};
 use chrono::Utc;
@@ -56,8 +56,12 @@ pub async fn viewer(ctx: &Context<'_>) -> async_graphql::Result<Option<Viewer>> 
 fn authenticated(ctx: &Context<'_>) -> async_graphql::Result<Authenticated> {
     let req = request(ctx);
     match (req.grants.user_id(), &req.session_id) {
-        (Some(user_id), Some(session_id)) => Ok(Authenticated { user_id, session_id: session_id.clone() }),
-        (Some(_), None) => Err(gql(ApiError::Forbidden("not with an API token: sign in".into()))),
+        (Some(user_id), Some(session_id)) => {
+            Ok(Authenticated { user_id, session_id: Some(session_id.clone()) })
+        }
+        (Some(_), None) => Err(gql(ApiError::Forbidden(
+            "not with an API token or an identity provider's token: sign in to a session".into(),
+        ))),
         _ => Err(gql(ApiError::sign_in_required())),
     }
 }
@@ -132,7 +136,8 @@ impl Mutation {
     /// Ends the caller's session: its tokens stop working at once.
     async fn logout(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
         let me = authenticated(ctx)?;
-        ctx.data::<Arc<Authenticator>>()?.logout(&me.session_id, Utc::now()).await.map_err(gql)?;
+        let session = me.session_id.unwrap_or_default();
+        ctx.data::<Arc<Authenticator>>()?.logout(&session, Utc::now()).await.map_err(gql)?;
         Ok(true)
     }
 
@@ -174,6 +179,32 @@ impl Mutation {
         Ok(true)
     }
 
+    /// Links an identity-provider account to a user (user.manage): bearer tokens
+    /// of that issuer with that subject then act as the user.
+    async fn link_external_identity(
+        &self,
+        ctx: &Context<'_>,
+        user_id: ID,
+        issuer: String,
+        subject: String,
+    ) -> async_graphql::Result<bool> {
+        let req = request(ctx);
+        let actor_id = req.grants.user_id().ok_or_else(|| gql(ApiError::sign_in_required()))?;
+        let target = id::decode(&user_id, Kind::User, "userId")?;
+        let actor = Actor {
+            user_id: actor_id,
+            session_id: req.session_id.as_deref(),
+            grants: &req.grants,
+            now: Utc::now(),
+            request_id: req.request_id.clone(),
+        };
+        ctx.data::<Arc<Authenticator>>()?
+            .link_external_identity(actor, target, &issuer, &subject)
+            .await
+            .map_err(gql)?;
+        Ok(true)
+    }
+
     /// Changes a password: one's own with the old password, another user's with
     /// user.manage. The user's other sessions end.
     async fn set_password(
@@ -187,16 +218,15 @@ impl Mutation {
         let target =
             user_id.as_ref().map(|u| id::decode(u, Kind::User, "userId")).transpose()?.unwrap_or(me.user_id);
         let req = request(ctx);
+        let actor = Actor {
+            user_id: me.user_id,
+            session_id: me.session_id.as_deref(),
+            grants: &req.grants,
+            now: Utc::now(),
+            request_id: req.request_id.clone(),
+        };
         ctx.data::<Arc<Authenticator>>()?
-            .set_password(
-                &me,
-                &req.grants,
-                target,
-                old_password.as_deref(),
-                &new_password,
-                Utc::now(),
-                req.request_id.clone(),
-            )
+            .set_password(actor, target, old_password.as_deref(), &new_password)
             .await
             .map_err(gql)?;
         Ok(true)

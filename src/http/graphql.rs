@@ -49,7 +49,7 @@ pub async fn handle(
             }
         }
         Bearer::Token(token) => match state.auth.authenticate(token, Utc::now()).await {
-            Ok(a) => (Caller::User { user_id: a.user_id }, Some(a.session_id), None),
+            Ok(a) => (Caller::User { user_id: a.user_id }, a.session_id, None),
             Err(AuthError::InvalidToken | AuthError::InvalidCredentials) => {
                 return unauthenticated("invalid or expired token");
             }

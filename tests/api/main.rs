@@ -4,6 +4,8 @@
 //! database, created from a migrated template.
 mod common;
 mod foundation;
+mod idp;
+mod oidc;
 mod rules;
 mod seeds;
 mod signin;

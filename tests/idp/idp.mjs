@@ -1,0 +1,41 @@
+// A real OAuth 2 / OpenID Connect issuer for the tests, on 127.0.0.1 and a free port.
+// Prints one JSON line {"issuer": …} when ready. Commands on stdin:
+//   rotate   adds a new signing key (tokens then alternate between the keys)
+// Token requests may ask for test variants through their scope:
+//   test:expired   a token that expired ten minutes ago
+import { OAuth2Server } from 'oauth2-mock-server';
+import readline from 'node:readline';
+
+const server = new OAuth2Server();
+await server.issuer.keys.generate('RS256');
+await server.start(0, '127.0.0.1');
+// The issuer names the address it listens on (not "localhost", which may be ::1).
+server.issuer.url = `http://127.0.0.1:${server.address().port}`;
+
+server.service.on('beforeTokenSigning', (token, req) => {
+  const body = req.body ?? {};
+  // Client credentials: the client itself is the subject (a service account).
+  if (token.payload.sub === undefined && body.client_id !== undefined) {
+    token.payload.sub = body.client_id;
+  }
+  if (typeof body.scope === 'string' && body.scope.includes('test:expired')) {
+    const now = Math.floor(Date.now() / 1000);
+    token.payload.iat = now - 1200;
+    token.payload.nbf = now - 1200;
+    token.payload.exp = now - 600;
+  }
+});
+
+const rl = readline.createInterface({ input: process.stdin });
+rl.on('line', async (line) => {
+  if (line.trim() === 'rotate') {
+    const key = await server.issuer.keys.generate('RS256');
+    console.log(JSON.stringify({ rotated: key.kid }));
+  }
+});
+rl.on('close', async () => {
+  await server.stop();
+  process.exit(0);
+});
+
+console.log(JSON.stringify({ issuer: server.issuer.url }));
