@@ -58,6 +58,8 @@ struct Issuer {
 
 pub struct OidcVerifier {
     http: reqwest::Client,
+    /// For the `oauth2` crate's requests: no redirects (no SSRF through the issuer).
+    oauth_http: reqwest::Client,
     issuers: Vec<Issuer>,
     min_refresh: Duration,
 }
@@ -74,8 +76,14 @@ impl OidcVerifier {
             .timeout(Duration::from_secs(10))
             .build()
             .unwrap_or_else(|_| reqwest::Client::new());
+        let oauth_http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_else(|_| reqwest::Client::new());
         Self {
             http,
+            oauth_http,
             issuers: issuers
                 .iter()
                 .map(|c| Issuer { config: c.clone(), cache: RwLock::new(KeyCache::default()) })
@@ -115,6 +123,59 @@ impl OidcVerifier {
         Ok(external_subject(&data.claims.iss, &data.claims.sub))
     }
 
+    /// An opaque token, through RFC 7662 introspection at the issuers that have a
+    /// client id and secret configured; the first that calls it active decides.
+    pub async fn introspect(&self, token: &str) -> Result<String, OidcError> {
+        use oauth2::basic::BasicClient;
+        use oauth2::{AccessToken, ClientId, ClientSecret, IntrospectionUrl, TokenIntrospectionResponse};
+        for issuer in &self.issuers {
+            let (Some(id), Some(secret)) = (&issuer.config.client_id, &issuer.config.client_secret) else {
+                continue;
+            };
+            let endpoint = {
+                let mut cache = issuer.cache.write().await;
+                if cache.jwks_uri.is_none() {
+                    self.discover(issuer, &mut cache).await?;
+                }
+                cache.introspection_endpoint.clone()
+            };
+            let Some(endpoint) = endpoint else { continue };
+            let url = IntrospectionUrl::new(endpoint).map_err(|e| OidcError::Unreachable(e.to_string()))?;
+            let client = BasicClient::new(ClientId::new(id.clone()))
+                .set_client_secret(ClientSecret::new(secret.clone()))
+                .set_introspection_url(url);
+            let response = client
+                .introspect(&AccessToken::new(token.to_owned()))
+                .request_async(&self.oauth_http)
+                .await
+                .map_err(|e| OidcError::Unreachable(e.to_string()))?;
+            if !response.active() {
+                continue;
+            }
+            let Some(sub) = response.sub() else { continue };
+            if response.exp().is_some_and(|exp| exp <= chrono::Utc::now()) {
+                continue;
+            }
+            if response.aud().is_some_and(|aud| !aud.iter().any(|a| *a == issuer.config.audience)) {
+                continue;
+            }
+            let iss = response.iss().unwrap_or(&issuer.config.issuer);
+            if iss != issuer.config.issuer {
+                continue;
+            }
+            return Ok(external_subject(iss, sub));
+        }
+        Err(OidcError::Rejected)
+    }
+
+    async fn discover(&self, issuer: &Issuer, cache: &mut KeyCache) -> Result<(), OidcError> {
+        let url = format!("{}/.well-known/openid-configuration", issuer.config.issuer.trim_end_matches('/'));
+        let discovery: Discovery = self.get_json(&url).await?;
+        cache.jwks_uri = Some(discovery.jwks_uri);
+        cache.introspection_endpoint = discovery.introspection_endpoint;
+        Ok(())
+    }
+
     async fn key(&self, issuer: &Issuer, kid: &str) -> Result<(DecodingKey, Option<Algorithm>), OidcError> {
         if let Some(found) = issuer.cache.read().await.keys.get(kid) {
             return Ok(found.clone());
@@ -133,11 +194,7 @@ impl OidcVerifier {
     async fn refresh(&self, issuer: &Issuer, cache: &mut KeyCache) -> Result<(), OidcError> {
         cache.fetched_at = Some(Instant::now());
         if cache.jwks_uri.is_none() {
-            let url =
-                format!("{}/.well-known/openid-configuration", issuer.config.issuer.trim_end_matches('/'));
-            let discovery: Discovery = self.get_json(&url).await?;
-            cache.jwks_uri = Some(discovery.jwks_uri);
-            cache.introspection_endpoint = discovery.introspection_endpoint;
+            self.discover(issuer, cache).await?;
         }
         let jwks_uri = cache.jwks_uri.clone().ok_or(OidcError::Rejected)?;
         let set: JwkSet = self.get_json(&jwks_uri).await?;

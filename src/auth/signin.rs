@@ -206,11 +206,15 @@ impl Authenticator {
     /// A bearer JWT → the signed-in user: our own (HS256) tokens through their
     /// session, asymmetrically signed ones through the configured issuers.
     pub async fn authenticate(&self, token: &str, now: DateTime<Utc>) -> Result<Authenticated, AuthError> {
-        let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::InvalidToken)?;
-        if header.alg == jsonwebtoken::Algorithm::HS256 {
-            return self.authenticate_own(token, now).await;
-        }
-        let subject = self.oidc.verify(token).await.map_err(|e| {
+        let verified = match jsonwebtoken::decode_header(token) {
+            Ok(header) if header.alg == jsonwebtoken::Algorithm::HS256 => {
+                return self.authenticate_own(token, now).await;
+            }
+            Ok(_) => self.oidc.verify(token).await,
+            // Not a JWT: an opaque token of an identity provider.
+            Err(_) => self.oidc.introspect(token).await,
+        };
+        let subject = verified.map_err(|e| {
             if let OidcError::Unreachable(why) = &e {
                 tracing::warn!(error = %why, "identity provider unreachable");
             }

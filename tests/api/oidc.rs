@@ -123,3 +123,26 @@ async fn a_rotated_signing_key_is_picked_up() {
     assert_eq!(status, 200, "an unknown kid refreshes the JWKS: {body}");
     assert_eq!(body["data"]["viewer"]["username"], "bsm");
 }
+
+#[tokio::test]
+async fn opaque_tokens_are_checked_by_introspection() {
+    let idp = Idp::start().await;
+    let issuer = idp.issuer.clone();
+    let server = TestServer::start_with(TestDb::demo().await, move |s| {
+        s.oidc = vec![OidcIssuer {
+            issuer,
+            audience: AUDIENCE.into(),
+            client_id: Some("verband".into()),
+            client_secret: Some("introspection-secret".into()),
+        }];
+    })
+    .await;
+    link(&server, "mv.hessen", &idp.issuer, "sync-job").await;
+    let active = format!("opaque:sync-job:{AUDIENCE}");
+    let (status, body) = as_bearer(&server, &active, VIEWER, json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["viewer"]["username"], "mv.hessen");
+    assert_eq!(as_bearer(&server, "opaque:sync-job:another-api", VIEWER, json!({})).await.0, 401, "audience");
+    assert_eq!(as_bearer(&server, "revoked-or-unknown", VIEWER, json!({})).await.0, 401, "inactive");
+    assert_eq!(as_bearer(&server, "opaque:nobody:verband-api", VIEWER, json!({})).await.0, 401, "unlinked");
+}

@@ -1,9 +1,11 @@
 // A real OAuth 2 / OpenID Connect issuer for the tests, on 127.0.0.1 and a free port.
 // Prints one JSON line {"issuer": …} when ready. Commands on stdin:
 //   rotate   adds a new signing key (tokens then alternate between the keys)
+// Opaque tokens `opaque:<sub>:<aud>` are active at the introspection endpoint.
 // Token requests may ask for test variants through their scope:
 //   test:expired   a token that expired ten minutes ago
 import { OAuth2Server } from 'oauth2-mock-server';
+import { urlencoded } from 'express';
 import readline from 'node:readline';
 
 const server = new OAuth2Server();
@@ -24,6 +26,22 @@ server.service.on('beforeTokenSigning', (token, req) => {
     token.payload.nbf = now - 1200;
     token.payload.exp = now - 600;
   }
+});
+
+// The mock reads no form body at /introspect: parse it first, ahead of its routes.
+const app = server.service.requestHandler;
+app.use('/introspect', urlencoded({ extended: false }));
+app.router.stack.unshift(app.router.stack.pop());
+
+// Introspection (RFC 7662) of opaque test tokens: `opaque:<sub>:<aud>` is active,
+// anything else is not.
+server.service.on('beforeIntrospect', (response, req) => {
+  const token = String((req.body ?? {}).token ?? '');
+  const [kind, sub, aud] = token.split(':');
+  response.body =
+    kind === 'opaque' && sub && aud
+      ? { active: true, sub, aud, iss: server.issuer.url, exp: Math.floor(Date.now() / 1000) + 300 }
+      : { active: false };
 });
 
 const rl = readline.createInterface({ input: process.stdin });
