@@ -156,7 +156,7 @@ impl OidcVerifier {
             if response.exp().is_some_and(|exp| exp <= chrono::Utc::now()) {
                 continue;
             }
-            if response.aud().is_some_and(|aud| !aud.iter().any(|a| *a == issuer.config.audience)) {
+            if response.aud().is_some_and(|aud| !aud.contains(&issuer.config.audience)) {
                 continue;
             }
             let iss = response.iss().unwrap_or(&issuer.config.issuer);
