@@ -70,12 +70,13 @@ impl App {
             .data(authz.clone())
             .data(auth.clone())
             .finish();
-        let state = AppState { schema, db: db.clone(), authz, auth, clock: settings.clock };
-        let router = http::router(state, &settings);
         let listener = TcpListener::bind(settings.listen)
             .await
             .map_err(|source| AppError::Bind { addr: settings.listen, source })?;
         let local_addr = listener.local_addr().map_err(AppError::Serve)?;
+        let public_url = settings.public_url.clone().unwrap_or_else(|| format!("http://{local_addr}"));
+        let state = AppState { schema, db: db.clone(), authz, auth, public_url, clock: settings.clock };
+        let router = http::router(state, &settings);
         Ok(Self { listener, router, db, local_addr })
     }
 

@@ -58,6 +58,9 @@ pub struct Settings {
     pub login_lockout_seconds: u64,
     /// OpenID Connect issuers whose bearer tokens are accepted.
     pub oidc: Vec<OidcIssuer>,
+    /// Where browsers reach this server, e.g. `https://mv.example.org`; by default
+    /// `http://<listen address>`.
+    pub public_url: Option<String>,
     /// Floor between two JWKS fetches per issuer (tests lower it).
     pub oidc_min_refresh: std::time::Duration,
     /// Not configurable from outside: tests fix the date here.
@@ -156,6 +159,7 @@ struct FileConfig {
     login_max_failures: Option<u32>,
     login_lockout_seconds: Option<u64>,
     oidc: Option<Vec<OidcIssuer>>,
+    public_url: Option<String>,
 }
 
 impl Settings {
@@ -176,6 +180,7 @@ impl Settings {
             login_max_failures: 5,
             login_lockout_seconds: 900,
             oidc: Vec::new(),
+            public_url: None,
             oidc_min_refresh: crate::auth::oidc::DEFAULT_MIN_REFRESH,
             clock: Clock::System,
         }
@@ -305,6 +310,9 @@ impl Settings {
             .or(file.login_lockout_seconds)
         {
             s.login_lockout_seconds = v;
+        }
+        if let Some(v) = env("VERBAND_PUBLIC_URL").or(file.public_url) {
+            s.public_url = Some(v);
         }
         if let Some(list) = file.oidc {
             s.oidc = list;

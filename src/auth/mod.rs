@@ -1,5 +1,6 @@
 //! Who is calling: the caller of a request, and password hashing.
 pub mod api_tokens;
+pub mod browser;
 pub mod oidc;
 pub mod password;
 pub mod signin;

@@ -30,6 +30,20 @@ struct Discovery {
     jwks_uri: String,
     #[serde(default)]
     introspection_endpoint: Option<String>,
+    #[serde(default)]
+    authorization_endpoint: Option<String>,
+    #[serde(default)]
+    token_endpoint: Option<String>,
+}
+
+/// Where a browser signs in at an issuer.
+#[derive(Debug, Clone)]
+pub struct BrowserEndpoints {
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: Option<String>,
+    pub authorization_endpoint: String,
+    pub token_endpoint: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -41,12 +55,16 @@ struct Unverified {
 struct Verified {
     iss: String,
     sub: String,
+    #[serde(default)]
+    nonce: Option<String>,
 }
 
 #[derive(Default)]
 struct KeyCache {
     jwks_uri: Option<String>,
     introspection_endpoint: Option<String>,
+    authorization_endpoint: Option<String>,
+    token_endpoint: Option<String>,
     keys: HashMap<String, (DecodingKey, Option<Algorithm>)>,
     fetched_at: Option<Instant>,
 }
@@ -96,17 +114,44 @@ impl OidcVerifier {
         self.issuers.is_empty()
     }
 
-    /// The external subject (`<iss>|<sub>`) of a valid token.
+    /// The external subject (`<iss>|<sub>`) of a valid access token.
     pub async fn verify(&self, token: &str) -> Result<String, OidcError> {
+        let (issuer, _) = self.issuer_of(token)?;
+        let claims = self.verify_for(issuer, token, &issuer.config.audience).await?;
+        Ok(external_subject(&claims.iss, &claims.sub))
+    }
+
+    /// The external subject of a browser sign-in's ID token: audience is our client
+    /// id, and the nonce must be the one we sent.
+    pub async fn verify_id_token(
+        &self,
+        token: &str,
+        client_id: &str,
+        nonce: &str,
+    ) -> Result<String, OidcError> {
+        let (issuer, _) = self.issuer_of(token)?;
+        let claims = self.verify_for(issuer, token, client_id).await?;
+        if claims.nonce.as_deref() != Some(nonce) {
+            return Err(OidcError::Rejected);
+        }
+        Ok(external_subject(&claims.iss, &claims.sub))
+    }
+
+    fn issuer_of(&self, token: &str) -> Result<(&Issuer, jsonwebtoken::Header), OidcError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| OidcError::Rejected)?;
         if !asymmetric(header.alg) {
             return Err(OidcError::Rejected);
         }
-        // Only to choose the issuer's keys; everything is verified below.
+        // Only to choose the issuer's keys; everything is verified afterwards.
         let claims: Unverified =
             jsonwebtoken::dangerous::insecure_decode_claims(token).map_err(|_| OidcError::Rejected)?;
         let iss = claims.iss.ok_or(OidcError::Rejected)?;
         let issuer = self.issuers.iter().find(|i| i.config.issuer == iss).ok_or(OidcError::Rejected)?;
+        Ok((issuer, header))
+    }
+
+    async fn verify_for(&self, issuer: &Issuer, token: &str, audience: &str) -> Result<Verified, OidcError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| OidcError::Rejected)?;
         let kid = header.kid.ok_or(OidcError::Rejected)?;
         let (key, key_alg) = self.key(issuer, &kid).await?;
         if key_alg.is_some_and(|a| a != header.alg) {
@@ -114,13 +159,40 @@ impl OidcVerifier {
         }
         let mut validation = Validation::new(header.alg);
         validation.set_issuer(&[&issuer.config.issuer]);
-        validation.set_audience(&[&issuer.config.audience]);
+        validation.set_audience(&[audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.validate_nbf = true;
         validation.leeway = CLOCK_SKEW_SECONDS;
-        let data =
-            jsonwebtoken::decode::<Verified>(token, &key, &validation).map_err(|_| OidcError::Rejected)?;
-        Ok(external_subject(&data.claims.iss, &data.claims.sub))
+        jsonwebtoken::decode::<Verified>(token, &key, &validation)
+            .map(|d| d.claims)
+            .map_err(|_| OidcError::Rejected)
+    }
+
+    /// The endpoints for a browser sign-in at the issuer named `issuer` (or the first
+    /// issuer with a client id).
+    pub async fn browser_endpoints(&self, issuer: Option<&str>) -> Result<BrowserEndpoints, OidcError> {
+        let chosen = self
+            .issuers
+            .iter()
+            .filter(|i| i.config.client_id.is_some())
+            .find(|i| issuer.is_none_or(|want| i.config.issuer == want))
+            .ok_or(OidcError::Rejected)?;
+        let mut cache = chosen.cache.write().await;
+        if cache.jwks_uri.is_none() {
+            self.discover(chosen, &mut cache).await?;
+        }
+        Ok(BrowserEndpoints {
+            issuer: chosen.config.issuer.clone(),
+            client_id: chosen.config.client_id.clone().unwrap_or_default(),
+            client_secret: chosen.config.client_secret.clone(),
+            authorization_endpoint: cache.authorization_endpoint.clone().ok_or(OidcError::Rejected)?,
+            token_endpoint: cache.token_endpoint.clone().ok_or(OidcError::Rejected)?,
+        })
+    }
+
+    /// The HTTP client for the `oauth2` crate (no redirects).
+    pub fn oauth_http(&self) -> &reqwest::Client {
+        &self.oauth_http
     }
 
     /// An opaque token, through RFC 7662 introspection at the issuers that have a
@@ -173,6 +245,8 @@ impl OidcVerifier {
         let discovery: Discovery = self.get_json(&url).await?;
         cache.jwks_uri = Some(discovery.jwks_uri);
         cache.introspection_endpoint = discovery.introspection_endpoint;
+        cache.authorization_endpoint = discovery.authorization_endpoint;
+        cache.token_endpoint = discovery.token_endpoint;
         Ok(())
     }
 

@@ -15,6 +15,7 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, IntoActiveModel, QueryFilter, Set,
     TransactionTrait,
 };
+use std::collections::HashMap;
 use std::sync::Arc;
 
 pub const MIN_PASSWORD_LEN: usize = crate::domain::bootstrap::MIN_PASSWORD_LEN;
@@ -68,6 +69,8 @@ pub struct Authenticator {
     hasher: PasswordHasher,
     tokens: TokenService,
     oidc: OidcVerifier,
+    /// Browser sign-ins between `/auth/login` and `/auth/callback`.
+    pub(crate) pending: std::sync::Mutex<HashMap<String, super::browser::Pending>>,
     max_failures: i32,
     lockout: chrono::Duration,
     /// Verified against when the username is unknown, so both cases take as long.
@@ -100,6 +103,7 @@ impl Authenticator {
             hasher,
             tokens,
             oidc,
+            pending: std::sync::Mutex::new(HashMap::new()),
             max_failures: i32::try_from(max_failures).unwrap_or(i32::MAX),
             lockout: chrono::Duration::seconds(i64::try_from(lockout_seconds).unwrap_or(i64::MAX / 1000)),
             dummy_hash,
@@ -112,6 +116,10 @@ impl Authenticator {
 
     pub(crate) fn db(&self) -> &DatabaseConnection {
         &self.db
+    }
+
+    pub(crate) fn oidc(&self) -> &OidcVerifier {
+        &self.oidc
     }
 
     async fn verify_password(&self, password: &str, stored: Option<String>) -> bool {
@@ -149,6 +157,17 @@ impl Authenticator {
         if !may_sign_in(&user, member.as_ref()) {
             return Err(AuthError::InvalidCredentials);
         }
+        self.open_session(&user, "password", now, request_id).await
+    }
+
+    /// A new session for `user` and its first access token, audited.
+    pub(crate) async fn open_session(
+        &self,
+        user: &user::Model,
+        method: &str,
+        now: DateTime<Utc>,
+        request_id: Option<String>,
+    ) -> Result<Issued, AuthError> {
         let session_id = random_id();
         let (access_token, expires_at) =
             self.tokens.issue(user.id, &session_id, now).map_err(|_| AuthError::Internal)?;
@@ -156,7 +175,7 @@ impl Authenticator {
         session::ActiveModel {
             id: Set(session_id.clone()),
             user_id: Set(user.id),
-            method: Set("password".into()),
+            method: Set(method.to_owned()),
             created_at: Set(now),
             expires_at: Set(expires_at),
             revoked_at: Set(None),
@@ -178,7 +197,7 @@ impl Authenticator {
                 entity: "user",
                 entity_id: user.id.to_string(),
                 before: None,
-                after: Some(serde_json::json!({ "method": "password" })),
+                after: Some(serde_json::json!({ "method": method })),
                 request_id,
             },
         )

@@ -1,4 +1,5 @@
 //! The HTTP surface: GraphQL (POST and GET), GraphiQL, health and readiness.
+pub mod auth;
 pub mod graphql;
 pub mod health;
 
@@ -27,6 +28,8 @@ pub struct AppState {
     pub db: DatabaseConnection,
     pub authz: Arc<Authz>,
     pub auth: Arc<Authenticator>,
+    /// Where browsers reach this server (for the sign-in redirect).
+    pub public_url: String,
     pub clock: Clock,
 }
 
@@ -34,6 +37,8 @@ pub fn router(state: AppState, settings: &Settings) -> Router {
     Router::new()
         .route("/", get(graphql::graphiql))
         .route("/graphql", get(graphql::handle).post(graphql::handle))
+        .route("/auth/login", get(auth::login))
+        .route("/auth/callback", get(auth::callback))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .with_state(state)

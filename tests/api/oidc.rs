@@ -146,3 +146,81 @@ async fn opaque_tokens_are_checked_by_introspection() {
     assert_eq!(as_bearer(&server, "revoked-or-unknown", VIEWER, json!({})).await.0, 401, "inactive");
     assert_eq!(as_bearer(&server, "opaque:nobody:verband-api", VIEWER, json!({})).await.0, 401, "unlinked");
 }
+
+/// A client that does not follow redirects: the test is the browser.
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client")
+}
+
+fn location(response: &reqwest::Response) -> String {
+    assert_eq!(response.status().as_u16() / 100, 3, "a redirect: {}", response.status());
+    response.headers()["location"].to_str().expect("location").to_owned()
+}
+
+#[tokio::test]
+async fn the_browser_signs_in_with_code_and_pkce_and_gets_a_session() {
+    let idp = Idp::start().await;
+    let issuer = idp.issuer.clone();
+    let server = TestServer::start_with(TestDb::demo().await, move |s| {
+        s.oidc = vec![OidcIssuer {
+            issuer,
+            audience: AUDIENCE.into(),
+            client_id: Some("verband-web".into()),
+            client_secret: Some("web-secret".into()),
+        }];
+    })
+    .await;
+    // The mock signs every browser user in as "johndoe".
+    link(&server, "lv.niedersachsen", &idp.issuer, "johndoe").await;
+    let browser = browser();
+
+    let start = browser.get(format!("{}/auth/login", server.base)).send().await.expect("login");
+    let authorize = location(&start);
+    assert!(authorize.starts_with(&idp.issuer), "{authorize}");
+    for part in ["code_challenge=", "code_challenge_method=S256", "state=", "nonce=", "scope=openid"] {
+        assert!(authorize.contains(part), "{part} in {authorize}");
+    }
+    let at_issuer = browser.get(&authorize).send().await.expect("authorize");
+    let callback = location(&at_issuer);
+    assert!(callback.starts_with(&format!("{}/auth/callback?", server.base)), "{callback}");
+
+    let done = browser.get(&callback).send().await.expect("callback");
+    assert_eq!(done.status().as_u16(), 200);
+    let body: Value = done.json().await.expect("json");
+    let token = body["accessToken"].as_str().expect("session token").to_owned();
+    let (status, viewer) = as_bearer(&server, &token, VIEWER, json!({})).await;
+    assert_eq!((status, viewer["data"]["viewer"]["username"].as_str()), (200, Some("lv.niedersachsen")));
+    // The same kind of session as a password login: logout ends it.
+    assert_eq!(as_bearer(&server, &token, "mutation { logout }", json!({})).await.1["data"]["logout"], true);
+    assert_eq!(as_bearer(&server, &token, VIEWER, json!({})).await.0, 401);
+
+    // A state is good for one callback only, and made-up states are refused.
+    let replay = browser.get(&callback).send().await.expect("replay");
+    assert_eq!(replay.status().as_u16(), 400);
+    let forged = browser
+        .get(format!("{}/auth/callback?code=abc&state=made-up", server.base))
+        .send()
+        .await
+        .expect("forged");
+    assert_eq!(forged.status().as_u16(), 400);
+}
+
+#[tokio::test]
+async fn a_browser_identity_that_is_not_linked_gets_no_session() {
+    let idp = Idp::start().await;
+    let issuer = idp.issuer.clone();
+    let server = TestServer::start_with(TestDb::demo().await, move |s| {
+        s.oidc = vec![OidcIssuer {
+            issuer,
+            audience: AUDIENCE.into(),
+            client_id: Some("verband-web".into()),
+            client_secret: None,
+        }];
+    })
+    .await;
+    let browser = browser();
+    let start = browser.get(format!("{}/auth/login", server.base)).send().await.expect("login");
+    let at_issuer = browser.get(location(&start)).send().await.expect("authorize");
+    let done = browser.get(location(&at_issuer)).send().await.expect("callback");
+    assert_eq!(done.status().as_u16(), 403, "no silent account creation");
+}

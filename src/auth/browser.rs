@@ -1,0 +1,143 @@
+//! Browser sign-in through an identity provider: authorization code + PKCE (S256)
+//! with the `oauth2` crate. `/auth/login` keeps the PKCE verifier, state and nonce
+//! on the server (single use, ten minutes) and redirects to the issuer;
+//! `/auth/callback` checks the state, exchanges the code, verifies the ID token
+//! (signature, issuer, audience = our client id, nonce) and opens the same kind of
+//! session a password login opens.
+use super::oidc::OidcError;
+use super::signin::{AuthError, Authenticator, Issued, may_sign_in};
+use chrono::{DateTime, Utc};
+use entity::{member, user};
+use oauth2::basic::{
+    BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse, BasicTokenType,
+};
+use oauth2::{
+    AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, ExtraTokenFields, PkceCodeChallenge,
+    PkceCodeVerifier, RedirectUrl, Scope, StandardRevocableToken, StandardTokenResponse, TokenUrl,
+};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use serde::{Deserialize, Serialize};
+use std::time::{Duration, Instant};
+
+const PENDING_TTL: Duration = Duration::from_secs(600);
+const MAX_PENDING: usize = 10_000;
+
+/// A sign-in between the redirect to the issuer and its callback.
+pub struct Pending {
+    issuer: String,
+    verifier: String,
+    nonce: String,
+    started: Instant,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+struct IdTokenField {
+    #[serde(default)]
+    id_token: Option<String>,
+}
+
+impl ExtraTokenFields for IdTokenField {}
+
+type OidcClient = oauth2::Client<
+    BasicErrorResponse,
+    StandardTokenResponse<IdTokenField, BasicTokenType>,
+    BasicTokenIntrospectionResponse,
+    StandardRevocableToken,
+    BasicRevocationErrorResponse,
+>;
+
+fn unreachable(e: impl std::fmt::Display) -> AuthError {
+    tracing::warn!(error = %e, "browser sign-in: issuer request failed");
+    AuthError::InvalidCredentials
+}
+
+fn bad_state() -> AuthError {
+    AuthError::BadInput { field: "state", message: "unknown or expired sign-in; start again".into() }
+}
+
+impl Authenticator {
+    /// The issuer's authorization URL to send the browser to.
+    pub async fn browser_login_url(&self, issuer: Option<&str>, redirect: &str) -> Result<String, AuthError> {
+        let endpoints = self.oidc().browser_endpoints(issuer).await.map_err(|e| match e {
+            OidcError::Rejected => {
+                AuthError::BadInput { field: "issuer", message: "no such identity provider".into() }
+            }
+            OidcError::Unreachable(why) => unreachable(why),
+        })?;
+        let client = OidcClient::new(ClientId::new(endpoints.client_id.clone()))
+            .set_auth_uri(AuthUrl::new(endpoints.authorization_endpoint).map_err(unreachable)?)
+            .set_redirect_uri(RedirectUrl::new(redirect.to_owned()).map_err(|_| AuthError::Internal)?);
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let nonce = CsrfToken::new_random().secret().clone();
+        let (url, state) = client
+            .authorize_url(CsrfToken::new_random)
+            .add_scope(Scope::new("openid".into()))
+            .add_extra_param("nonce", nonce.clone())
+            .set_pkce_challenge(challenge)
+            .url();
+        let mut pending = self.pending.lock().map_err(|_| AuthError::Internal)?;
+        pending.retain(|_, p| p.started.elapsed() < PENDING_TTL);
+        if pending.len() >= MAX_PENDING {
+            return Err(AuthError::Forbidden("too many sign-ins in progress; try again shortly".into()));
+        }
+        pending.insert(
+            state.secret().clone(),
+            Pending {
+                issuer: endpoints.issuer,
+                verifier: verifier.secret().clone(),
+                nonce,
+                started: Instant::now(),
+            },
+        );
+        Ok(url.to_string())
+    }
+
+    /// Completes a browser sign-in: a session token, as from `login`.
+    pub async fn browser_callback(
+        &self,
+        code: &str,
+        state: &str,
+        redirect: &str,
+        now: DateTime<Utc>,
+        request_id: Option<String>,
+    ) -> Result<Issued, AuthError> {
+        let pending = {
+            let mut map = self.pending.lock().map_err(|_| AuthError::Internal)?;
+            map.remove(state).filter(|p| p.started.elapsed() < PENDING_TTL).ok_or_else(bad_state)?
+        };
+        let endpoints = self.oidc().browser_endpoints(Some(&pending.issuer)).await.map_err(unreachable)?;
+        let mut client = OidcClient::new(ClientId::new(endpoints.client_id.clone()))
+            .set_token_uri(TokenUrl::new(endpoints.token_endpoint).map_err(unreachable)?)
+            .set_redirect_uri(RedirectUrl::new(redirect.to_owned()).map_err(|_| AuthError::Internal)?);
+        if let Some(secret) = endpoints.client_secret.clone() {
+            client = client.set_client_secret(ClientSecret::new(secret));
+        }
+        let response = client
+            .exchange_code(AuthorizationCode::new(code.to_owned()))
+            .set_pkce_verifier(PkceCodeVerifier::new(pending.verifier))
+            .request_async(self.oidc().oauth_http())
+            .await
+            .map_err(unreachable)?;
+        let id_token = response.extra_fields().id_token.clone().ok_or(AuthError::InvalidCredentials)?;
+        let subject = self
+            .oidc()
+            .verify_id_token(&id_token, &endpoints.client_id, &pending.nonce)
+            .await
+            .map_err(|_| AuthError::InvalidCredentials)?;
+        let Some(user) = user::Entity::find()
+            .filter(user::Column::ExternalSubject.eq(subject.as_str()))
+            .one(self.db())
+            .await?
+        else {
+            return Err(AuthError::Forbidden("this identity is not linked to a user".into()));
+        };
+        let member = match user.member_id {
+            Some(id) => member::Entity::find_by_id(id).one(self.db()).await?,
+            None => None,
+        };
+        if !may_sign_in(&user, member.as_ref()) {
+            return Err(AuthError::InvalidCredentials);
+        }
+        self.open_session(&user, "oidc", now, request_id).await
+    }
+}
