@@ -343,3 +343,39 @@ async fn revoked_and_expired_api_tokens_are_unauthenticated_at_once() {
     row.update(&conn).await.expect("update");
     assert_eq!(server.gql_as(&secret, "{ viewer { username } }", json!({})).await.0, 401);
 }
+
+#[tokio::test]
+async fn deleting_a_member_deletes_its_user() {
+    let server = TestServer::demo().await;
+    let conn = server.db.connect().await;
+    let user = server.user("sf.pegnitz").await;
+    let member_id = user.member_id.expect("member user");
+    // Payments block deleting a member (fee records are kept; members are
+    // anonymized instead), so this member's go first. Bank data, mandates,
+    // assignments and the user go with the member.
+    use sea_orm::QueryFilter;
+    entity::payment::Entity::delete_many()
+        .filter(entity::payment::Column::MemberId.eq(member_id))
+        .exec(&conn)
+        .await
+        .expect("payments");
+    member::Entity::delete_by_id(member_id).exec(&conn).await.expect("delete member");
+    assert!(user::Entity::find_by_id(user.id).one(&conn).await.expect("q").is_none());
+    assert_eq!(error_code(&server.login("sf.pegnitz", DEMO_PASSWORD).await), Some("UNAUTHENTICATED"));
+}
+
+#[tokio::test]
+async fn linking_an_external_identity_needs_user_manage_and_is_unique() {
+    let server = TestServer::demo().await;
+    let q = "mutation($u: ID!) { linkExternalIdentity(userId: $u, issuer: \"https://id.example.org\", subject: \"abc\") }";
+    let bsm = user_gid(server.user("bsm").await.id);
+    let lsm = user_gid(server.user("lsm.bayern").await.id);
+    let (_, body) = server.gql_as(&server.token("bsm").await, q, json!({ "u": bsm })).await;
+    assert_eq!(error_code(&body), Some("FORBIDDEN"), "{body}");
+    let admin = server.token("useradmin").await;
+    let (_, body) = server.gql_as(&admin, q, json!({ "u": bsm })).await;
+    assert_eq!(body["data"]["linkExternalIdentity"], true, "{body}");
+    assert_eq!(server.user("bsm").await.external_subject.as_deref(), Some("https://id.example.org|abc"));
+    let (_, body) = server.gql_as(&admin, q, json!({ "u": lsm })).await;
+    assert_eq!(error_code(&body), Some("CONFLICT"), "{body}");
+}
