@@ -3,12 +3,12 @@
 //! and lets the lookup use an index). Scopes are permissions: a token's rights are
 //! its owner's rights cut down to them, so a token can never hold more than its
 //! owner. Revoked or expired tokens stop working at once.
-use super::signin::{AuthError, Authenticator, may_sign_in};
+use super::signin::{AuthError, Authenticator};
 use crate::authz::{Grants, PermSet, Permission};
 use crate::domain::audit::{self, AuditRecord};
 use base64::Engine;
 use chrono::{DateTime, Utc};
-use entity::{api_token, member, user};
+use entity::{api_token, user};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait};
 use sha2::{Digest, Sha256};
@@ -162,11 +162,7 @@ impl Authenticator {
         let Some(owner) = user::Entity::find_by_id(token.user_id).one(self.db()).await? else {
             return Err(AuthError::InvalidToken);
         };
-        let member = match owner.member_id {
-            Some(id) => member::Entity::find_by_id(id).one(self.db()).await?,
-            None => None,
-        };
-        if !may_sign_in(&owner, member.as_ref()) {
+        if !self.may_sign_in(&owner).await? {
             return Err(AuthError::InvalidToken);
         }
         if token.last_used_at.is_none_or(|t| (now - t).num_seconds() >= LAST_USED_GRANULARITY_SECONDS) {

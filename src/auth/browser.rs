@@ -5,9 +5,8 @@
 //! (signature, issuer, audience = our client id, nonce) and opens the same kind of
 //! session a password login opens.
 use super::oidc::OidcError;
-use super::signin::{AuthError, Authenticator, Issued, may_sign_in};
+use super::signin::{AuthError, Authenticator, Issued};
 use chrono::{DateTime, Utc};
-use entity::{member, user};
 use oauth2::basic::{
     BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse, BasicTokenType,
 };
@@ -15,7 +14,6 @@ use oauth2::{
     AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, ExtraTokenFields, PkceCodeChallenge,
     PkceCodeVerifier, RedirectUrl, Scope, StandardRevocableToken, StandardTokenResponse, TokenUrl,
 };
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
 
@@ -124,18 +122,10 @@ impl Authenticator {
             .verify_id_token(&id_token, &endpoints.client_id, &pending.nonce)
             .await
             .map_err(|_| AuthError::InvalidCredentials)?;
-        let Some(user) = user::Entity::find()
-            .filter(user::Column::ExternalSubject.eq(subject.as_str()))
-            .one(self.db())
-            .await?
-        else {
+        let Some(user) = self.user_by_external_subject(&subject).await? else {
             return Err(AuthError::Forbidden("this identity is not linked to a user".into()));
         };
-        let member = match user.member_id {
-            Some(id) => member::Entity::find_by_id(id).one(self.db()).await?,
-            None => None,
-        };
-        if !may_sign_in(&user, member.as_ref()) {
+        if !self.may_sign_in(&user).await? {
             return Err(AuthError::InvalidCredentials);
         }
         self.open_session(&user, "oidc", now, request_id).await

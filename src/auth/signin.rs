@@ -78,7 +78,7 @@ pub struct Authenticator {
 }
 
 /// Members who left or are inactive, and disabled users, cannot sign in.
-pub(crate) fn may_sign_in(user: &user::Model, member: Option<&member::Model>) -> bool {
+fn may_sign_in(user: &user::Model, member: Option<&member::Model>) -> bool {
     !user.disabled && member.is_none_or(|m| m.status == MemberStatus::Active)
 }
 
@@ -122,6 +122,21 @@ impl Authenticator {
         &self.oidc
     }
 
+    /// Every sign-in path asks this (password, own token, identity provider, API
+    /// token): the user is enabled and their member, if any, is ACTIVE.
+    pub(crate) async fn may_sign_in(&self, user: &user::Model) -> Result<bool, DbErr> {
+        let member = match user.member_id {
+            Some(id) => member::Entity::find_by_id(id).one(&self.db).await?,
+            None => None,
+        };
+        Ok(may_sign_in(user, member.as_ref()))
+    }
+
+    /// The user an identity-provider account (`iss|sub`) is linked to.
+    pub(crate) async fn user_by_external_subject(&self, subject: &str) -> Result<Option<user::Model>, DbErr> {
+        user::Entity::find().filter(user::Column::ExternalSubject.eq(subject)).one(&self.db).await
+    }
+
     async fn verify_password(&self, password: &str, stored: Option<String>) -> bool {
         let hasher = self.hasher.clone();
         let password = password.to_owned();
@@ -150,11 +165,7 @@ impl Authenticator {
             self.record_failure(&user, now).await?;
             return Err(AuthError::InvalidCredentials);
         }
-        let member = match user.member_id {
-            Some(id) => member::Entity::find_by_id(id).one(&self.db).await?,
-            None => None,
-        };
-        if !may_sign_in(&user, member.as_ref()) {
+        if !self.may_sign_in(&user).await? {
             return Err(AuthError::InvalidCredentials);
         }
         self.open_session(&user, "password", now, request_id).await
@@ -239,19 +250,11 @@ impl Authenticator {
             }
             AuthError::InvalidToken
         })?;
-        let Some(user) = user::Entity::find()
-            .filter(user::Column::ExternalSubject.eq(subject.as_str()))
-            .one(&self.db)
-            .await?
-        else {
+        let Some(user) = self.user_by_external_subject(&subject).await? else {
             // No silent account creation: the identity must be linked first.
             return Err(AuthError::InvalidToken);
         };
-        let member = match user.member_id {
-            Some(id) => member::Entity::find_by_id(id).one(&self.db).await?,
-            None => None,
-        };
-        if !may_sign_in(&user, member.as_ref()) {
+        if !self.may_sign_in(&user).await? {
             return Err(AuthError::InvalidToken);
         }
         Ok(Authenticated { user_id: user.id, session_id: None })
@@ -271,11 +274,7 @@ impl Authenticator {
         let Some(user) = user::Entity::find_by_id(user_id).one(&self.db).await? else {
             return Err(AuthError::InvalidToken);
         };
-        let member = match user.member_id {
-            Some(id) => member::Entity::find_by_id(id).one(&self.db).await?,
-            None => None,
-        };
-        if !may_sign_in(&user, member.as_ref()) {
+        if !self.may_sign_in(&user).await? {
             return Err(AuthError::InvalidToken);
         }
         Ok(Authenticated { user_id, session_id: Some(claims.jti) })
@@ -313,10 +312,7 @@ impl Authenticator {
         let Some(target) = user::Entity::find_by_id(target_user_id).one(&self.db).await? else {
             return Err(AuthError::BadInput { field: "userId", message: "no such user".into() });
         };
-        let taken = user::Entity::find()
-            .filter(user::Column::ExternalSubject.eq(linked.as_str()))
-            .one(&self.db)
-            .await?;
+        let taken = self.user_by_external_subject(&linked).await?;
         if taken.is_some_and(|u| u.id != target_user_id) {
             return Err(AuthError::Conflict("this identity is linked to another user".into()));
         }
