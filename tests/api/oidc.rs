@@ -9,9 +9,19 @@ const AUDIENCE: &str = "verband-api";
 const VIEWER: &str = "{ viewer { username } }";
 
 async fn server_trusting(idp: &Idp) -> TestServer {
-    let issuer = idp.issuer.clone();
+    server_with_client(idp, None, None).await
+}
+
+/// A server trusting `idp`, optionally as a client of it (introspection, browser).
+async fn server_with_client(idp: &Idp, client_id: Option<&str>, client_secret: Option<&str>) -> TestServer {
+    let issuer = OidcIssuer {
+        issuer: idp.issuer.clone(),
+        audience: AUDIENCE.into(),
+        client_id: client_id.map(str::to_owned),
+        client_secret: client_secret.map(str::to_owned),
+    };
     TestServer::start_with(TestDb::demo().await, move |s| {
-        s.oidc = vec![OidcIssuer { issuer, audience: AUDIENCE.into(), client_id: None, client_secret: None }];
+        s.oidc = vec![issuer];
         s.oidc_min_refresh = std::time::Duration::ZERO;
     })
     .await
@@ -127,16 +137,7 @@ async fn a_rotated_signing_key_is_picked_up() {
 #[tokio::test]
 async fn opaque_tokens_are_checked_by_introspection() {
     let idp = Idp::start().await;
-    let issuer = idp.issuer.clone();
-    let server = TestServer::start_with(TestDb::demo().await, move |s| {
-        s.oidc = vec![OidcIssuer {
-            issuer,
-            audience: AUDIENCE.into(),
-            client_id: Some("verband".into()),
-            client_secret: Some("introspection-secret".into()),
-        }];
-    })
-    .await;
+    let server = server_with_client(&idp, Some("verband"), Some("introspection-secret")).await;
     link(&server, "mv.hessen", &idp.issuer, "sync-job").await;
     let active = format!("opaque:sync-job:{AUDIENCE}");
     let (status, body) = as_bearer(&server, &active, VIEWER, json!({})).await;
@@ -160,16 +161,7 @@ fn location(response: &reqwest::Response) -> String {
 #[tokio::test]
 async fn the_browser_signs_in_with_code_and_pkce_and_gets_a_session() {
     let idp = Idp::start().await;
-    let issuer = idp.issuer.clone();
-    let server = TestServer::start_with(TestDb::demo().await, move |s| {
-        s.oidc = vec![OidcIssuer {
-            issuer,
-            audience: AUDIENCE.into(),
-            client_id: Some("verband-web".into()),
-            client_secret: Some("web-secret".into()),
-        }];
-    })
-    .await;
+    let server = server_with_client(&idp, Some("verband-web"), Some("web-secret")).await;
     // The mock signs every browser user in as "johndoe".
     link(&server, "lv.niedersachsen", &idp.issuer, "johndoe").await;
     let browser = browser();
@@ -208,16 +200,7 @@ async fn the_browser_signs_in_with_code_and_pkce_and_gets_a_session() {
 #[tokio::test]
 async fn a_browser_identity_that_is_not_linked_gets_no_session() {
     let idp = Idp::start().await;
-    let issuer = idp.issuer.clone();
-    let server = TestServer::start_with(TestDb::demo().await, move |s| {
-        s.oidc = vec![OidcIssuer {
-            issuer,
-            audience: AUDIENCE.into(),
-            client_id: Some("verband-web".into()),
-            client_secret: None,
-        }];
-    })
-    .await;
+    let server = server_with_client(&idp, Some("verband-web"), None).await;
     let browser = browser();
     let start = browser.get(format!("{}/auth/login", server.base)).send().await.expect("login");
     let at_issuer = browser.get(location(&start)).send().await.expect("authorize");
