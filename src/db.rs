@@ -33,3 +33,44 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
 pub async fn ping(db: &DatabaseConnection) -> bool {
     db.ping().await.is_ok()
 }
+
+/// SQL statements of one request: a task-local counter that the connection's
+/// metric callback bumps. Requests run inside `count_statements`; work they hand to
+/// other tasks (DataLoader batches) is spawned with `spawn_counted`, so every
+/// statement a request causes is counted against it.
+pub mod statements {
+    use std::future::Future;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    tokio::task_local! {
+        static COUNTER: Arc<AtomicU64>;
+    }
+
+    /// Runs `fut` with `counter` counting its statements.
+    pub async fn count_statements<F: Future>(counter: Arc<AtomicU64>, fut: F) -> F::Output {
+        COUNTER.scope(counter, fut).await
+    }
+
+    /// Counts one statement against the current request, if any.
+    pub fn record() {
+        let _ = COUNTER.try_with(|c| c.fetch_add(1, Ordering::Relaxed));
+    }
+
+    /// The current request's counter, to hand on to spawned work.
+    pub fn current() -> Option<Arc<AtomicU64>> {
+        COUNTER.try_with(Arc::clone).ok()
+    }
+
+    /// `tokio::spawn`, keeping the current request's counter.
+    pub fn spawn_counted<F>(fut: F) -> tokio::task::JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        match current() {
+            Some(counter) => tokio::spawn(COUNTER.scope(counter, fut)),
+            None => tokio::spawn(fut),
+        }
+    }
+}

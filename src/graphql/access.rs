@@ -1,7 +1,7 @@
 //! `explainAccess` and `whoCanAccess`: every decision can be explained.
 use super::error::{ApiError, gql};
 use super::id::{self, Kind};
-use super::{db, request};
+use super::{db, request, signed_in};
 use crate::authz::explain::{self, Explanation, Target};
 use crate::authz::facts::SubjectFacts;
 use crate::authz::members::member_access;
@@ -129,10 +129,6 @@ fn grant_view(g: &explain::Grant) -> AccessGrant {
         org_unit_id: g.unit_id.map(|u| id::encode(Kind::OrgUnit, u)),
         org_unit_name: g.unit_name.clone(),
     }
-}
-
-fn signed_in(ctx: &Context<'_>) -> async_graphql::Result<i64> {
-    request(ctx).grants.user_id().ok_or_else(|| gql(ApiError::sign_in_required()))
 }
 
 pub async fn explain_access(

@@ -4,40 +4,41 @@ use async_graphql::ID;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+macro_rules! kinds {
+    ($($kind:ident),+ $(,)?) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Kind { $($kind,)+ }
+
+        impl Kind {
+            fn as_str(self) -> &'static str {
+                match self { $(Kind::$kind => stringify!($kind),)+ }
+            }
+
+            fn parse(s: &str) -> Option<Self> {
+                match s {
+                    $(stringify!($kind) => Some(Kind::$kind),)+
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+kinds!(
     OrgUnit,
     Member,
     User,
     Assignment,
     PermissionGroup,
     ApiToken,
-}
-
-impl Kind {
-    fn as_str(self) -> &'static str {
-        match self {
-            Kind::OrgUnit => "OrgUnit",
-            Kind::Member => "Member",
-            Kind::User => "User",
-            Kind::Assignment => "Assignment",
-            Kind::PermissionGroup => "PermissionGroup",
-            Kind::ApiToken => "ApiToken",
-        }
-    }
-
-    fn parse(s: &str) -> Option<Self> {
-        match s {
-            "OrgUnit" => Some(Kind::OrgUnit),
-            "Member" => Some(Kind::Member),
-            "User" => Some(Kind::User),
-            "Assignment" => Some(Kind::Assignment),
-            "PermissionGroup" => Some(Kind::PermissionGroup),
-            "ApiToken" => Some(Kind::ApiToken),
-            _ => None,
-        }
-    }
-}
+    Activity,
+    Level,
+    SepaMandate,
+    Payment,
+    Admission,
+    Transfer,
+    AuditEvent,
+);
 
 pub fn encode(kind: Kind, id: i64) -> ID {
     ID(B64.encode(format!("{}:{id}", kind.as_str())))

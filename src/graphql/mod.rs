@@ -1,20 +1,23 @@
 //! The GraphQL API: schema root, one module per domain type, loaders. Resolvers are
 //! thin: they ask `authz` and read through `loaders` or one SQL statement per list.
 pub mod access;
+pub mod assignment;
+pub mod catalogue;
 pub mod connection;
 pub mod error;
 pub mod id;
 pub mod loaders;
+pub mod member;
 pub mod org_unit;
+pub mod redaction;
 pub mod scalars;
+pub mod user;
 pub mod viewer;
-
-pub use viewer::Mutation;
 
 use crate::auth::Caller;
 use crate::authz::Grants;
 use crate::config::Settings;
-use async_graphql::{Context, EmptySubscription, ID, Interface, Object, Schema, SchemaBuilder};
+use async_graphql::{Context, EmptySubscription, ID, Interface, MergedObject, Object, Schema, SchemaBuilder};
 use chrono::NaiveDate;
 use sea_orm::DatabaseConnection;
 use std::sync::{Arc, LazyLock};
@@ -33,6 +36,19 @@ pub struct RequestContext {
     pub api_token_id: Option<i64>,
     pub today: NaiveDate,
     pub request_id: Option<String>,
+}
+
+impl RequestContext {
+    /// The caller as the domain layer sees them, acting now.
+    pub fn actor(&self) -> crate::domain::Actor<'_> {
+        crate::domain::Actor {
+            user_id: self.grants.user_id(),
+            grants: &self.grants,
+            today: self.today,
+            now: chrono::Utc::now(),
+            request_id: self.request_id.clone(),
+        }
+    }
 }
 
 pub(crate) fn request<'a>(ctx: &'a Context<'_>) -> &'a RequestContext {
@@ -56,13 +72,18 @@ pub(crate) fn db<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a Database
 /// The schema without state, with the limits of the configuration; `verband schema`
 /// prints its SDL.
 pub fn schema_builder(settings: &Settings) -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    Schema::build(Query, Mutation, EmptySubscription)
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .limit_depth(settings.max_query_depth)
         .limit_complexity(settings.max_query_complexity)
 }
 
 pub fn sdl() -> String {
-    Schema::build(Query, Mutation, EmptySubscription).finish().sdl()
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription).finish().sdl()
+}
+
+/// The signed-in caller's id, or UNAUTHENTICATED.
+pub(crate) fn signed_in(ctx: &Context<'_>) -> async_graphql::Result<i64> {
+    request(ctx).grants.user_id().ok_or_else(|| error::gql(error::ApiError::sign_in_required()))
 }
 
 /// Relay's object identification.
@@ -70,20 +91,46 @@ pub fn sdl() -> String {
 #[graphql(field(name = "id", ty = "ID"))]
 pub enum Node {
     OrgUnit(org_unit::OrgUnit),
+    Member(member::Member),
+    Assignment(assignment::Assignment),
+    User(user::User),
+    PermissionGroup(catalogue::PermissionGroup),
+    Activity(catalogue::Activity),
 }
 
-pub struct Query;
+/// Every query of the API, merged from the modules that own them.
+#[derive(MergedObject, Default)]
+pub struct Query(RootQuery, member::MemberQuery, user::UserQuery, catalogue::CatalogueQuery);
+
+/// Every mutation of the API, merged from the modules that own them.
+#[derive(MergedObject, Default)]
+pub struct Mutation(
+    viewer::AuthMutation,
+    member::MemberMutation,
+    org_unit::OrgUnitMutation,
+    assignment::AssignmentMutation,
+    user::UserMutation,
+    catalogue::CatalogueMutation,
+);
+
+#[derive(Default)]
+pub struct RootQuery;
 
 #[Object]
-impl Query {
-    /// Any object by its global id; null when it does not exist or is not visible.
+impl RootQuery {
+    /// Any object by its global id; null when it does not exist or is not visible
+    /// to the caller (the same answer for both).
     async fn node(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Node>> {
-        match id::decode_any(&id, "id")? {
-            (id::Kind::OrgUnit, raw) => Ok(org_unit::find_visible(ctx, raw).await?.map(Node::OrgUnit)),
-            // Other kinds are not resolvable through `node` yet: null, as for an
-            // invisible object.
-            _ => Ok(None),
-        }
+        use id::Kind;
+        Ok(match id::decode_any(&id, "id")? {
+            (Kind::OrgUnit, raw) => org_unit::find_visible(ctx, raw).await?.map(Node::OrgUnit),
+            (Kind::Member, raw) => member::find_visible(ctx, raw).await?.map(Node::Member),
+            (Kind::Assignment, raw) => assignment::node(ctx, raw).await?.map(Node::Assignment),
+            (Kind::User, raw) => user::node(ctx, raw).await?.map(Node::User),
+            (Kind::PermissionGroup, raw) => catalogue::group_node(ctx, raw).await?.map(Node::PermissionGroup),
+            (Kind::Activity, raw) => catalogue::activity_node(ctx, raw).await?.map(Node::Activity),
+            _ => None,
+        })
     }
 
     /// The signed-in caller; null for anonymous callers.

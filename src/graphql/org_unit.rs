@@ -201,3 +201,14 @@ pub async fn list(
     };
     Ok(OrgUnitConnection { edges, page_info, matching })
 }
+
+#[derive(Default)]
+pub struct OrgUnitMutation;
+
+#[Object]
+impl OrgUnitMutation {
+    /// Placeholder.
+    async fn org_units_pending(&self) -> bool {
+        false
+    }
+}

@@ -108,10 +108,11 @@ pub async fn api_tokens(ctx: &Context<'_>) -> async_graphql::Result<Vec<ApiToken
     Ok(tokens.into_iter().map(ApiToken::from).collect())
 }
 
-pub struct Mutation;
+#[derive(Default)]
+pub struct AuthMutation;
 
 #[Object]
-impl Mutation {
+impl AuthMutation {
     /// Signs in with username and password; the same answer for every kind of
     /// failure. Repeated failures lock the login for a while.
     async fn login(

@@ -5,6 +5,7 @@ use crate::auth::signin::AuthError;
 use crate::authz::Grants;
 use crate::graphql::RequestContext;
 use crate::graphql::loaders::Loaders;
+use crate::graphql::redaction::Redactions;
 use async_graphql::ServerError;
 use async_graphql::http::GraphiQLSource;
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
@@ -74,10 +75,15 @@ pub async fn handle(
         },
     };
     let api_token_id = api_token.map(|t| t.token_id);
+    let loaders = Loaders::new(&state.db, grants.clone());
+    let redactions = Arc::new(Redactions::new());
     let context = RequestContext { caller, grants, session_id, api_token_id, today, request_id };
-    let req = req.into_inner().data(context).data(Loaders::new(&state.db));
+    let req = req.into_inner().data(context).data(loaders).data(redactions.clone());
     let mut response = state.schema.execute(req).await;
     label_errors(&mut response.errors);
+    if let Some(redacted) = redactions.to_extension() {
+        response.extensions.insert("redacted".to_owned(), redacted);
+    }
     GraphQLResponse::from(response).into_response()
 }
 
