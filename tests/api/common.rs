@@ -1,4 +1,5 @@
-//! Test helpers: databases from templates, the server, a GraphQL client.
+//! Test helpers: databases from templates, the server, a GraphQL client, signing
+//! in as a demo persona.
 #![allow(dead_code)]
 
 use chrono::NaiveDate;
@@ -10,6 +11,7 @@ use tokio::sync::{OnceCell, oneshot};
 use verband::auth::password::PasswordHasher;
 use verband::clock::Clock;
 use verband::config::{PasswordParams, Settings};
+use verband::domain::seed::demo::DEMO_PASSWORD;
 use verband::{App, db};
 
 /// Tests run on a fixed day so that date rules do not drift.
@@ -54,6 +56,8 @@ pub enum Template {
     Empty,
     Demo,
 }
+
+pub const LOGIN: &str = "mutation($u: String!, $p: String!) { login(username: $u, password: $p) { accessToken tokenType expiresAt } }";
 
 /// One test's database.
 pub struct TestDb {
@@ -246,6 +250,49 @@ impl Drop for TestServer {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+    }
+}
+
+impl TestServer {
+    pub async fn login(&self, username: &str, password: &str) -> Value {
+        self.gql(LOGIN, json!({ "u": username, "p": password })).await
+    }
+
+    pub async fn token(&self, username: &str) -> String {
+        let body = self.login(username, DEMO_PASSWORD).await;
+        body["data"]["login"]["accessToken"]
+            .as_str()
+            .unwrap_or_else(|| panic!("login {username}: {body}"))
+            .to_owned()
+    }
+
+    /// A query with `Authorization: Bearer <token>`: (status, body).
+    pub async fn gql_as(&self, token: &str, query: &str, variables: Value) -> (u16, Value) {
+        self.gql_with_auth(&format!("Bearer {token}"), query, variables).await
+    }
+
+    pub async fn gql_with_auth(&self, authorization: &str, query: &str, variables: Value) -> (u16, Value) {
+        let response = self
+            .client
+            .post(format!("{}/graphql", self.base))
+            .header("authorization", authorization)
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("request");
+        let status = response.status().as_u16();
+        (status, response.json().await.expect("json"))
+    }
+
+    pub async fn user(&self, username: &str) -> entity::user::Model {
+        let conn = self.db.connect().await;
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        entity::user::Entity::find()
+            .filter(entity::user::Column::Username.eq(username))
+            .one(&conn)
+            .await
+            .expect("q")
+            .expect("user")
     }
 }
 

@@ -6,49 +6,6 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, Query
 use serde_json::{Value, json};
 use verband::domain::seed::demo::DEMO_PASSWORD;
 
-const LOGIN: &str = "mutation($u: String!, $p: String!) { login(username: $u, password: $p) { accessToken tokenType expiresAt } }";
-
-impl TestServer {
-    async fn login(&self, username: &str, password: &str) -> Value {
-        self.gql(LOGIN, json!({ "u": username, "p": password })).await
-    }
-
-    async fn token(&self, username: &str) -> String {
-        let body = self.login(username, DEMO_PASSWORD).await;
-        body["data"]["login"]["accessToken"]
-            .as_str()
-            .unwrap_or_else(|| panic!("login {username}: {body}"))
-            .to_owned()
-    }
-
-    /// A query with `Authorization: Bearer <token>`: (status, body).
-    async fn gql_as(&self, token: &str, query: &str, variables: Value) -> (u16, Value) {
-        self.gql_with_auth(&format!("Bearer {token}"), query, variables).await
-    }
-
-    async fn gql_with_auth(&self, authorization: &str, query: &str, variables: Value) -> (u16, Value) {
-        let response = self
-            .client
-            .post(format!("{}/graphql", self.base))
-            .header("authorization", authorization)
-            .json(&json!({ "query": query, "variables": variables }))
-            .send()
-            .await
-            .expect("request");
-        let status = response.status().as_u16();
-        (status, response.json().await.expect("json"))
-    }
-
-    async fn user(&self, username: &str) -> user::Model {
-        let conn = self.db.connect().await;
-        user::Entity::find()
-            .filter(user::Column::Username.eq(username))
-            .one(&conn)
-            .await
-            .expect("q")
-            .expect("user")
-    }
-}
 
 #[tokio::test]
 async fn a_persona_signs_in_and_sees_what_r14_allows() {
