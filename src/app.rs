@@ -7,6 +7,7 @@ use crate::auth::tokens::{KeyError, TokenService};
 use crate::authz::Authz;
 use crate::config::Settings;
 use crate::domain::{DomainError, seed};
+use crate::http::metrics::Metrics;
 use crate::http::{self, AppState};
 use crate::{db, graphql};
 use entity::org_unit;
@@ -43,7 +44,13 @@ pub struct App {
 
 impl App {
     pub async fn build(settings: Settings) -> Result<Self, AppError> {
-        let db = db::connect(&settings).await?;
+        // One registry per server: tests run many in one process.
+        let metrics = Arc::new(Metrics::new());
+        let mut db = db::connect(&settings).await?;
+        {
+            let metrics = metrics.clone();
+            db::count_statements(&mut db, move || metrics.sql_statement());
+        }
         db::migrate(&db).await?;
         if settings.demo_data && org_unit::Entity::find().count(&db).await? == 0 {
             tracing::info!("empty database: loading the demo data");
@@ -75,7 +82,8 @@ impl App {
             .map_err(|source| AppError::Bind { addr: settings.listen, source })?;
         let local_addr = listener.local_addr().map_err(AppError::Serve)?;
         let public_url = settings.public_url.clone().unwrap_or_else(|| format!("http://{local_addr}"));
-        let state = AppState { schema, db: db.clone(), authz, auth, public_url, clock: settings.clock };
+        let state =
+            AppState { schema, db: db.clone(), authz, auth, public_url, clock: settings.clock, metrics };
         let router = http::router(state, &settings);
         Ok(Self { listener, router, db, local_addr })
     }

@@ -29,6 +29,17 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
     Migrator::up(db, None).await
 }
 
+/// Counts every statement the connection (and its clones, transactions included)
+/// executes: against the current request (`statements`) and through `on_statement`,
+/// e.g. into the server's metrics. Install it before the connection is cloned: clones
+/// made earlier keep the previous callback.
+pub fn count_statements(db: &mut DatabaseConnection, on_statement: impl Fn() + Send + Sync + 'static) {
+    db.set_metric_callback(move |_info: &sea_orm::metric::Info<'_>| {
+        statements::record();
+        on_statement();
+    });
+}
+
 /// For `/readyz`: the database answers a trivial statement.
 pub async fn ping(db: &DatabaseConnection) -> bool {
     db.ping().await.is_ok()

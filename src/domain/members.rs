@@ -1,11 +1,22 @@
 //! Members under the rules: reading them (R11, R15, R17 in the statement itself) and
 //! changing them (R13, R17), each change with its audit record in one transaction.
+use super::seed::allocate_membership_numbers;
+use super::{Actor, DomainError, audit, validate};
 use crate::authz::Grants;
 use crate::authz::Permission;
-use crate::authz::members::{MemberAccess, member_access, visible_members};
-use entity::{TransferStatus, member, org_unit, transfer};
+use crate::authz::members::{MemberAccess, member_access, visible_members, writes};
+use crate::authz::units::can_see_unit;
+use chrono::NaiveDate;
+use entity::{
+    MandateStatus, MemberStatus, OrgUnitStatus, TransferStatus, bank_account, member, org_unit, payment,
+    sepa_mandate, transfer,
+};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Select};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, IntoActiveModel,
+    PaginatorTrait, QueryFilter, Select, Set, TransactionTrait,
+};
+use serde_json::json;
 use std::collections::HashMap;
 
 /// A member the caller may see, with its home unit's path and the caller's access.
@@ -24,7 +35,22 @@ pub async fn visible_rows<C: ConnectionTrait>(
     grants: &Grants,
     select: Select<member::Entity>,
 ) -> Result<Vec<MemberRow>, DbErr> {
-    let rows = select.filter(visible_members(grants)).find_also_related(org_unit::Entity).all(conn).await?;
+    rows_with_access(conn, grants, select.filter(visible_members(grants))).await
+}
+
+/// Every member the caller may see (R11, R15, R17): the base of lists, counts,
+/// searches and exports, which add their filters to it (R16).
+pub fn visible_select(grants: &Grants) -> Select<member::Entity> {
+    member::Entity::find().filter(visible_members(grants))
+}
+
+/// The rows of a select built on `visible_select`, with the caller's access.
+pub async fn rows_with_access<C: ConnectionTrait>(
+    conn: &C,
+    grants: &Grants,
+    select: Select<member::Entity>,
+) -> Result<Vec<MemberRow>, DbErr> {
+    let rows = select.find_also_related(org_unit::Entity).all(conn).await?;
     let pending = if grants.holds_anywhere(Permission::MemberWrite) && !rows.is_empty() {
         pending_destinations(conn, rows.iter().map(|(m, _)| m.id)).await?
     } else {
@@ -76,4 +102,488 @@ pub async fn find_visible<C: ConnectionTrait>(
     id: i64,
 ) -> Result<Option<MemberRow>, DbErr> {
     Ok(visible_rows(conn, grants, member::Entity::find().filter(member::Column::Id.eq(id))).await?.pop())
+}
+
+// ---------------------------------------------------------------------------
+// Writes (R13, R17)
+
+/// `None`: leave as is; `Some(None)`: clear; `Some(Some(v))`: set.
+pub type Patch<T> = Option<Option<T>>;
+
+#[derive(Debug, Clone, Default)]
+pub struct AddressInput {
+    pub street: Option<String>,
+    pub postal_code: Option<String>,
+    pub city: Option<String>,
+    pub country: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct NewMember {
+    pub home_unit_id: i64,
+    /// Assigned from the counter when absent.
+    pub membership_number: Option<String>,
+    pub first_name: String,
+    pub last_name: String,
+    pub birth_date: Option<NaiveDate>,
+    pub gender: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub address: AddressInput,
+    pub status: Option<MemberStatus>,
+    pub joined_on: Option<NaiveDate>,
+    pub voting_rights: bool,
+    pub tags: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct MemberChanges {
+    pub home_unit_id: Option<i64>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub birth_date: Patch<NaiveDate>,
+    pub gender: Patch<String>,
+    pub email: Patch<String>,
+    pub phone: Patch<String>,
+    pub street: Patch<String>,
+    pub postal_code: Patch<String>,
+    pub city: Patch<String>,
+    pub country: Patch<String>,
+    pub status: Option<MemberStatus>,
+    pub joined_on: Patch<NaiveDate>,
+    pub voting_rights: Option<bool>,
+    pub tags: Option<Vec<String>>,
+}
+
+impl MemberChanges {
+    /// Only what R17 lets members change themselves: email, phone and address.
+    fn is_contact_only(&self) -> bool {
+        self.home_unit_id.is_none()
+            && self.first_name.is_none()
+            && self.last_name.is_none()
+            && self.birth_date.is_none()
+            && self.gender.is_none()
+            && self.status.is_none()
+            && self.joined_on.is_none()
+            && self.voting_rights.is_none()
+            && self.tags.is_none()
+    }
+}
+
+/// A unit a write refers to: missing and invisible (R14) are the same "no such
+/// unit", so a refused write reveals nothing about units the caller cannot see.
+pub async fn unit_for_write<C: ConnectionTrait>(
+    conn: &C,
+    grants: &Grants,
+    unit_id: i64,
+    field: &'static str,
+) -> Result<org_unit::Model, DomainError> {
+    match org_unit::Entity::find_by_id(unit_id).one(conn).await? {
+        Some(unit) if can_see_unit(grants, &unit) => Ok(unit),
+        _ => Err(DomainError::bad_input(field, "no such unit")),
+    }
+}
+
+/// ARCHIVED units are read-only (R14).
+pub fn writable(unit: &org_unit::Model) -> Result<(), DomainError> {
+    if unit.status == OrgUnitStatus::Archived {
+        return Err(DomainError::Conflict(format!("{} is archived and read-only", unit.name)));
+    }
+    Ok(())
+}
+
+fn tags(field: &'static str, tags: &[String]) -> Result<Vec<String>, DomainError> {
+    let mut out: Vec<String> = Vec::with_capacity(tags.len());
+    for t in tags {
+        let t = validate::text(field, t, 64)?;
+        if !out.contains(&t) {
+            out.push(t);
+        }
+    }
+    if out.len() > 50 {
+        return Err(DomainError::bad_input(field, "at most 50 tags"));
+    }
+    Ok(out)
+}
+
+fn gender(value: Option<&str>) -> Result<Option<String>, DomainError> {
+    validate::optional_text("gender", value, 16)
+}
+
+fn member_json(m: &member::Model) -> serde_json::Value {
+    json!({
+        "membership_number": m.membership_number, "home_unit_id": m.home_unit_id,
+        "first_name": m.first_name, "last_name": m.last_name, "birth_date": m.birth_date,
+        "gender": m.gender, "email": m.email, "phone": m.phone, "street": m.street,
+        "postal_code": m.postal_code, "city": m.city, "country": m.country,
+        "status": m.status.as_str(), "joined_on": m.joined_on, "left_on": m.left_on,
+        "voting_rights": m.voting_rights, "tags": m.tags,
+    })
+}
+
+/// Only the keys whose values differ: the audit record of an update.
+fn changed(before: &serde_json::Value, after: &serde_json::Value) -> (serde_json::Value, serde_json::Value) {
+    let (mut b, mut a) = (serde_json::Map::new(), serde_json::Map::new());
+    if let (Some(before), Some(after)) = (before.as_object(), after.as_object()) {
+        for (k, v) in after {
+            if before.get(k) != Some(v) {
+                b.insert(k.clone(), before.get(k).cloned().unwrap_or(serde_json::Value::Null));
+                a.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    (serde_json::Value::Object(b), serde_json::Value::Object(a))
+}
+
+/// createMember: member.create at the home unit (R13); the membership number comes
+/// from the counter unless given (and then must be unique).
+pub async fn create_member(
+    db: &DatabaseConnection,
+    actor: &Actor<'_>,
+    input: NewMember,
+) -> Result<member::Model, DomainError> {
+    actor.signed_in()?;
+    let unit = unit_for_write(db, actor.grants, input.home_unit_id, "homeUnitId").await?;
+    if !writes::may_create_member(actor.grants, &unit.path) {
+        return Err(DomainError::Forbidden(format!("you do not hold member.create at {} (R13)", unit.name)));
+    }
+    writable(&unit)?;
+    let first_name = validate::text("firstName", &input.first_name, 100)?;
+    let last_name = validate::text("lastName", &input.last_name, 100)?;
+    let birth_date = input.birth_date.map(|d| validate::not_future("birthDate", d, actor.today)).transpose()?;
+    let email = validate::email("email", input.email.as_deref())?;
+    let phone = validate::optional_text("phone", input.phone.as_deref(), 64)?;
+    let street = validate::optional_text("address.street", input.address.street.as_deref(), 200)?;
+    let postal_code = validate::optional_text("address.postalCode", input.address.postal_code.as_deref(), 16)?;
+    let city = validate::optional_text("address.city", input.address.city.as_deref(), 100)?;
+    let country = validate::country("address.country", input.address.country.as_deref())?;
+    let gender = gender(input.gender.as_deref())?;
+    let tags = tags("tags", &input.tags)?;
+    let status = input.status.unwrap_or(MemberStatus::Active);
+    if status == MemberStatus::Left {
+        return Err(DomainError::bad_input("status", "a new member cannot have left"));
+    }
+    let number = input.membership_number.as_deref().map(|n| validate::text("membershipNumber", n, 32)).transpose()?;
+
+    let txn = db.begin().await?;
+    let number = match number {
+        Some(n) => {
+            let taken = member::Entity::find().filter(member::Column::MembershipNumber.eq(&n)).count(&txn).await?;
+            if taken > 0 {
+                return Err(DomainError::Conflict(format!("membership number {n} is already taken")));
+            }
+            n
+        }
+        None => allocate_membership_numbers(&txn, 1).await?.to_string(),
+    };
+    let row = member::ActiveModel {
+        membership_number: Set(number),
+        home_unit_id: Set(unit.id),
+        first_name: Set(first_name),
+        last_name: Set(last_name),
+        birth_date: Set(birth_date),
+        gender: Set(gender),
+        email: Set(email),
+        phone: Set(phone),
+        street: Set(street),
+        postal_code: Set(postal_code),
+        city: Set(city),
+        country: Set(country),
+        status: Set(status),
+        joined_on: Set(input.joined_on.or(Some(actor.today))),
+        left_on: Set(None),
+        voting_rights: Set(input.voting_rights),
+        tags: Set(json!(tags)),
+        retention_until: Set(None),
+        anonymized_at: Set(None),
+        created_by: Set(actor.user_id),
+        updated_by: Set(actor.user_id),
+        created_at: Set(actor.now),
+        updated_at: Set(actor.now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    audit::record(&txn, actor.now, actor.audit("member.create", "member", row.id, None, Some(member_json(&row))))
+        .await?;
+    txn.commit().await?;
+    Ok(row)
+}
+
+/// What an update did, for the caller's cache invalidation.
+pub struct Updated {
+    pub member: member::Model,
+    /// The status changed: the member's user may have gained or lost rights (R6).
+    pub status_changed: bool,
+}
+
+/// updateMember: member.write on the member, and at the destination when moving it
+/// (R13); a member changes their own email, phone and address without it (R17).
+pub async fn update_member(
+    db: &DatabaseConnection,
+    actor: &Actor<'_>,
+    member_id: i64,
+    changes: MemberChanges,
+) -> Result<Updated, DomainError> {
+    actor.signed_in()?;
+    let row = find_visible(db, actor.grants, member_id).await?.ok_or(DomainError::NotFound)?;
+    let may_write = actor.grants.holds_at(Permission::MemberWrite, &row.home_path);
+    if !may_write {
+        let own_contact = writes::may_update_own_contact(actor.grants, member_id) && changes.is_contact_only();
+        if !own_contact {
+            return Err(DomainError::Forbidden(if row.access.is_self {
+                "you may change only your own email, phone and address (R17)".into()
+            } else {
+                "you do not hold member.write on this member (R13)".into()
+            }));
+        }
+    }
+    let home = org_unit::Entity::find_by_id(row.member.home_unit_id).one(db).await?.ok_or(DomainError::NotFound)?;
+    writable(&home)?;
+    let destination = match changes.home_unit_id.filter(|to| *to != home.id) {
+        Some(to) => {
+            let unit = unit_for_write(db, actor.grants, to, "homeUnitId").await?;
+            if !writes::may_update_member(actor.grants, &row.home_path, Some(&unit.path)) {
+                return Err(DomainError::Forbidden(format!(
+                    "moving a member needs member.write at the destination {} (R13)",
+                    unit.name
+                )));
+            }
+            writable(&unit)?;
+            Some(unit)
+        }
+        None => None,
+    };
+    let before = row.member.clone();
+    let mut m = before.clone();
+    if let Some(unit) = &destination {
+        m.home_unit_id = unit.id;
+    }
+    if let Some(v) = &changes.first_name {
+        m.first_name = validate::text("firstName", v, 100)?;
+    }
+    if let Some(v) = &changes.last_name {
+        m.last_name = validate::text("lastName", v, 100)?;
+    }
+    if let Some(v) = changes.birth_date {
+        m.birth_date = v.map(|d| validate::not_future("birthDate", d, actor.today)).transpose()?;
+    }
+    if let Some(v) = &changes.gender {
+        m.gender = gender(v.as_deref())?;
+    }
+    if let Some(v) = &changes.email {
+        m.email = validate::email("email", v.as_deref())?;
+    }
+    if let Some(v) = &changes.phone {
+        m.phone = validate::optional_text("phone", v.as_deref(), 64)?;
+    }
+    if let Some(v) = &changes.street {
+        m.street = validate::optional_text("address.street", v.as_deref(), 200)?;
+    }
+    if let Some(v) = &changes.postal_code {
+        m.postal_code = validate::optional_text("address.postalCode", v.as_deref(), 16)?;
+    }
+    if let Some(v) = &changes.city {
+        m.city = validate::optional_text("address.city", v.as_deref(), 100)?;
+    }
+    if let Some(v) = &changes.country {
+        m.country = validate::country("address.country", v.as_deref())?;
+    }
+    if let Some(status) = changes.status {
+        if status == MemberStatus::Left && before.status != MemberStatus::Left {
+            return Err(DomainError::bad_input(
+                "status",
+                "a membership ends through its own workflow (leaving date and retention), not by setting LEFT",
+            ));
+        }
+        m.status = status;
+    }
+    if let Some(v) = changes.joined_on {
+        m.joined_on = v;
+    }
+    if let Some(v) = changes.voting_rights {
+        m.voting_rights = v;
+    }
+    if let Some(v) = &changes.tags {
+        m.tags = json!(tags("tags", v)?);
+    }
+    let (b, a) = changed(&member_json(&before), &member_json(&m));
+    if a.as_object().is_some_and(|o| o.is_empty()) {
+        return Ok(Updated { member: before, status_changed: false });
+    }
+    m.updated_by = actor.user_id;
+    m.updated_at = actor.now;
+    let status_changed = m.status != before.status;
+    let txn = db.begin().await?;
+    let updated = m.into_active_model().reset_all().update(&txn).await?;
+    audit::record(&txn, actor.now, actor.audit("member.update", "member", member_id, Some(b), Some(a))).await?;
+    txn.commit().await?;
+    Ok(Updated { member: updated, status_changed })
+}
+
+/// The member a bank or payment write is about, with the permission checked (R13)
+/// and its unit writable.
+async fn member_for<C: ConnectionTrait>(
+    conn: &C,
+    actor: &Actor<'_>,
+    member_id: i64,
+    needs: Permission,
+) -> Result<MemberRow, DomainError> {
+    actor.signed_in()?;
+    let row = find_visible(conn, actor.grants, member_id).await?.ok_or(DomainError::NotFound)?;
+    if !actor.grants.holds_at(needs, &row.home_path) {
+        return Err(DomainError::Forbidden(format!("you do not hold {needs} on this member (R13)")));
+    }
+    let home = org_unit::Entity::find_by_id(row.member.home_unit_id).one(conn).await?.ok_or(DomainError::NotFound)?;
+    writable(&home)?;
+    Ok(row)
+}
+
+pub struct BankAccountInput {
+    pub iban: String,
+    pub bic: Option<String>,
+    pub account_holder: String,
+}
+
+/// setBankAccount: bank.write on the member (R13); the IBAN's checksum is verified.
+pub async fn set_bank_account(
+    db: &DatabaseConnection,
+    actor: &Actor<'_>,
+    member_id: i64,
+    input: BankAccountInput,
+) -> Result<bank_account::Model, DomainError> {
+    let row = member_for(db, actor, member_id, Permission::BankWrite).await?;
+    let iban = validate::iban("iban", &input.iban)?;
+    let bic = validate::bic("bic", input.bic.as_deref())?;
+    let holder = validate::text("accountHolder", &input.account_holder, 140)?;
+    let txn = db.begin().await?;
+    let existing = bank_account::Entity::find_by_id(row.member.id).one(&txn).await?;
+    let before = existing.as_ref().map(|b| json!({ "iban": validate::mask_iban(&b.iban) }));
+    let saved = match existing {
+        Some(b) => {
+            let mut b = b.into_active_model();
+            b.iban = Set(iban);
+            b.bic = Set(bic);
+            b.account_holder = Set(holder);
+            b.updated_at = Set(actor.now);
+            b.update(&txn).await?
+        }
+        None => {
+            bank_account::ActiveModel {
+                member_id: Set(row.member.id),
+                iban: Set(iban),
+                bic: Set(bic),
+                account_holder: Set(holder),
+                created_at: Set(actor.now),
+                updated_at: Set(actor.now),
+            }
+            .insert(&txn)
+            .await?
+        }
+    };
+    // Bank data stays out of the audit trail beyond what identifies the change.
+    let after = json!({ "iban": validate::mask_iban(&saved.iban) });
+    audit::record(&txn, actor.now, actor.audit("bank_account.set", "member", member_id, before, Some(after))).await?;
+    txn.commit().await?;
+    Ok(saved)
+}
+
+pub struct SepaMandateInput {
+    pub reference: String,
+    pub signed_on: NaiveDate,
+    /// The member's bank account's IBAN when absent.
+    pub iban: Option<String>,
+}
+
+/// addSepaMandate: bank.write on the member (R13); references are unique.
+pub async fn add_sepa_mandate(
+    db: &DatabaseConnection,
+    actor: &Actor<'_>,
+    member_id: i64,
+    input: SepaMandateInput,
+) -> Result<sepa_mandate::Model, DomainError> {
+    let row = member_for(db, actor, member_id, Permission::BankWrite).await?;
+    let reference = validate::text("reference", &input.reference, 35)?;
+    // SEPA mandate references: Latin letters, digits and + ? / - : ( ) . , ' and space.
+    if !reference.chars().all(|c| c.is_ascii_alphanumeric() || "+?/-:().,' ".contains(c)) {
+        return Err(DomainError::bad_input("reference", "only letters, digits and + ? / - : ( ) . , ' are allowed"));
+    }
+    let signed_on = validate::not_future("signedOn", input.signed_on, actor.today)?;
+    let txn = db.begin().await?;
+    let iban = match &input.iban {
+        Some(i) => validate::iban("iban", i)?,
+        None => bank_account::Entity::find_by_id(row.member.id)
+            .one(&txn)
+            .await?
+            .map(|b| b.iban)
+            .ok_or_else(|| DomainError::bad_input("iban", "the member has no bank account on record: give the IBAN"))?,
+    };
+    let taken =
+        sepa_mandate::Entity::find().filter(sepa_mandate::Column::Reference.eq(&reference)).count(&txn).await?;
+    if taken > 0 {
+        return Err(DomainError::Conflict(format!("mandate reference {reference} is already in use")));
+    }
+    let saved = sepa_mandate::ActiveModel {
+        member_id: Set(row.member.id),
+        reference: Set(reference),
+        signed_on: Set(signed_on),
+        iban: Set(iban),
+        status: Set(MandateStatus::Active),
+        created_at: Set(actor.now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    let after = json!({ "reference": saved.reference, "signed_on": saved.signed_on, "iban": validate::mask_iban(&saved.iban) });
+    audit::record(&txn, actor.now, actor.audit("sepa_mandate.add", "member", member_id, None, Some(after))).await?;
+    txn.commit().await?;
+    Ok(saved)
+}
+
+pub struct PaymentInput {
+    pub amount_cents: i64,
+    pub currency: Option<String>,
+    pub paid_on: NaiveDate,
+    pub period_from: Option<NaiveDate>,
+    pub period_to: Option<NaiveDate>,
+    pub note: Option<String>,
+}
+
+/// recordPayment: payment.write on the member (R13).
+pub async fn record_payment(
+    db: &DatabaseConnection,
+    actor: &Actor<'_>,
+    member_id: i64,
+    input: PaymentInput,
+) -> Result<payment::Model, DomainError> {
+    let row = member_for(db, actor, member_id, Permission::PaymentWrite).await?;
+    if input.amount_cents <= 0 || input.amount_cents > 100_000_000 {
+        return Err(DomainError::bad_input("amountCents", "must be between 1 and 100000000 cents"));
+    }
+    let currency = input.currency.as_deref().map(str::trim).unwrap_or("EUR").to_ascii_uppercase();
+    if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_uppercase()) {
+        return Err(DomainError::bad_input("currency", "must be an ISO 4217 code such as EUR"));
+    }
+    let paid_on = validate::not_future("paidOn", input.paid_on, actor.today)?;
+    validate::ordered("periodTo", input.period_from, input.period_to)?;
+    let note = validate::optional_text("note", input.note.as_deref(), 500)?;
+    let txn = db.begin().await?;
+    let saved = payment::ActiveModel {
+        member_id: Set(row.member.id),
+        amount_cents: Set(input.amount_cents),
+        currency: Set(currency),
+        paid_on: Set(paid_on),
+        period_from: Set(input.period_from),
+        period_to: Set(input.period_to),
+        note: Set(note),
+        created_by: Set(actor.user_id),
+        created_at: Set(actor.now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    let after = json!({ "payment_id": saved.id, "amount_cents": saved.amount_cents, "currency": saved.currency, "paid_on": saved.paid_on });
+    audit::record(&txn, actor.now, actor.audit("payment.record", "member", member_id, None, Some(after))).await?;
+    txn.commit().await?;
+    Ok(saved)
 }

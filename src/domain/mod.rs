@@ -9,7 +9,9 @@ pub mod error;
 pub mod members;
 pub mod org_units;
 pub mod seed;
+pub mod self_service;
 pub mod users;
+pub mod validate;
 
 pub use error::DomainError;
 

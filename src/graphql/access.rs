@@ -121,7 +121,7 @@ pub struct AccessHolder {
     pub grants: Vec<AccessGrant>,
 }
 
-fn grant_view(g: &explain::Grant) -> AccessGrant {
+pub(crate) fn grant_view(g: &explain::Grant) -> AccessGrant {
     AccessGrant {
         rule: g.rule.as_str().to_owned(),
         group: g.group_key.clone(),

@@ -1,24 +1,87 @@
+//! GraphQL over HTTP (<https://graphql.github.io/graphql-over-http/>): POST with a JSON
+//! body, GET with query parameters for queries only, and a response media type chosen
+//! from `Accept`:
+//!
+//! - `application/graphql-response+json`: a request error (unparseable body, syntax
+//!   or validation error: execution never started, no `data`) answers 400;
+//! - `application/json` (also for no `Accept`, `*/*`, `application/*`): the legacy
+//!   behaviour, 200 for every well-formed request, whatever its GraphQL errors;
+//! - neither: 406.
+//!
+//! Refusals before execution: unsupported Content-Type 415, mutation over GET 405
+//! with `Allow: POST`, bad or expired credentials 401 with `WWW-Authenticate: Bearer`,
+//! body over the limit 413. Every error body is a GraphQL response whose errors carry
+//! `extensions.code`.
 use super::AppState;
+use super::metrics::{GraphqlInfo, Metrics};
 use crate::auth::Caller;
 use crate::auth::api_tokens;
 use crate::auth::signin::AuthError;
 use crate::authz::Grants;
+use crate::db::statements;
 use crate::graphql::RequestContext;
 use crate::graphql::loaders::Loaders;
 use crate::graphql::redaction::Redactions;
-use async_graphql::ServerError;
 use async_graphql::http::GraphiQLSource;
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
-use axum::extract::State;
-use axum::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use async_graphql::parser::types::{DocumentOperations, OperationType};
+use async_graphql::{ServerError, Value};
+use axum::body::{Body, Bytes};
+use axum::extract::{FromRequest, Request, State};
+use axum::http::header::{ACCEPT, ALLOW, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, WWW_AUTHENTICATE};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use chrono::Utc;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use tower_http::request_id::RequestId;
 
 pub async fn graphiql() -> Html<String> {
     Html(GraphiQLSource::build().endpoint("/graphql").title("verband").finish())
+}
+
+/// The media type of a GraphQL response.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Format {
+    /// `application/graphql-response+json`: HTTP status codes tell request errors apart.
+    GraphqlResponse,
+    /// `application/json`: 200 for every well-formed request.
+    Json,
+}
+
+impl Format {
+    fn content_type(self) -> HeaderValue {
+        match self {
+            Self::GraphqlResponse => {
+                HeaderValue::from_static("application/graphql-response+json; charset=utf-8")
+            }
+            Self::Json => HeaderValue::from_static("application/json; charset=utf-8"),
+        }
+    }
+}
+
+/// A request refused before execution.
+struct Refusal {
+    status: StatusCode,
+    message: String,
+    code: &'static str,
+}
+
+impl Refusal {
+    fn new(status: StatusCode, message: impl Into<String>, code: &'static str) -> Self {
+        Self { status, message: message.into(), code }
+    }
+
+    fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message, "BAD_USER_INPUT")
+    }
+
+    fn unauthenticated(message: &str) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, message, "UNAUTHENTICATED")
+    }
+
+    fn internal() -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error", "INTERNAL")
+    }
 }
 
 /// Executes one GraphQL request with its per-request data: the caller, "today",
@@ -26,37 +89,83 @@ pub async fn graphiql() -> Html<String> {
 pub async fn handle(
     State(state): State<AppState>,
     request_id: Option<axum::Extension<RequestId>>,
-    headers: HeaderMap,
-    req: GraphQLRequest,
+    req: Request,
 ) -> Response {
+    let Some(format) = negotiate(req.headers()) else {
+        let refusal = Refusal::new(
+            StatusCode::NOT_ACCEPTABLE,
+            "Accept allows neither application/graphql-response+json nor application/json",
+            "BAD_USER_INPUT",
+        );
+        return refuse(&state.metrics, Format::Json, refusal, GraphqlInfo::default());
+    };
+    let method = req.method().clone();
+    let headers = req.headers().clone();
+    let mut request = match read_request(req).await {
+        Ok(r) => r,
+        Err(refusal) => return refuse(&state.metrics, format, refusal, GraphqlInfo::default()),
+    };
+    let (operation, operation_name) = operation_of(&mut request);
+    state.metrics.graphql_request(operation.unwrap_or("unknown"));
+    let mut info = GraphqlInfo { operation, operation_name, sql_statements: 0 };
+    // GET is safe: it must not change anything (a link or a prefetch could trigger it).
+    if method == Method::GET && operation.is_some_and(|o| o != "query") {
+        let refusal = Refusal::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "GET serves queries only; send mutations with POST",
+            "BAD_USER_INPUT",
+        );
+        let mut response = refuse(&state.metrics, format, refusal, info);
+        response.headers_mut().insert(ALLOW, HeaderValue::from_static("POST"));
+        return response;
+    }
     let request_id =
         request_id.and_then(|axum::Extension(id)| id.header_value().to_str().ok().map(str::to_owned));
+    // Authentication included: it is part of what the request costs.
+    let counter = Arc::new(AtomicU64::new(0));
+    let outcome =
+        statements::count_statements(counter.clone(), execute(&state, request_id, &headers, request)).await;
+    info.sql_statements = counter.load(Ordering::Relaxed);
+    state.metrics.statements_per_request(info.sql_statements);
+    match outcome {
+        Ok(response) => respond(&state.metrics, format, response, None, info),
+        Err(refusal) => refuse(&state.metrics, format, refusal, info),
+    }
+}
+
+/// Authenticates the caller, compiles their grants and runs the request.
+async fn execute(
+    state: &AppState,
+    request_id: Option<String>,
+    headers: &HeaderMap,
+    request: async_graphql::Request,
+) -> Result<async_graphql::Response, Refusal> {
     let today = state.clock.today();
     // A request without credentials is anonymous; one with bad credentials is
     // refused (401), never served as anonymous.
-    let (caller, session_id, api_token) = match bearer(&headers) {
+    let (caller, session_id, api_token) = match bearer(headers) {
         Bearer::None => (Caller::Anonymous, None, None),
-        Bearer::Malformed => return unauthenticated("malformed Authorization header"),
+        Bearer::Malformed => return Err(Refusal::unauthenticated("malformed Authorization header")),
         Bearer::Token(token) if token.starts_with(api_tokens::PREFIX) => {
             match state.auth.authenticate_api_token(token, Utc::now()).await {
                 Ok(t) => (Caller::User { user_id: t.user_id }, None, Some(t)),
                 Err(AuthError::InvalidToken | AuthError::InvalidCredentials) => {
-                    return unauthenticated("invalid, revoked or expired API token");
+                    return Err(Refusal::unauthenticated("invalid, revoked or expired API token"));
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "API token authentication failed");
-                    return internal();
+                    return Err(Refusal::internal());
                 }
             }
         }
         Bearer::Token(token) => match state.auth.authenticate(token, Utc::now()).await {
             Ok(a) => (Caller::User { user_id: a.user_id }, a.session_id, None),
             Err(AuthError::InvalidToken | AuthError::InvalidCredentials) => {
-                return unauthenticated("invalid or expired token");
+                return Err(Refusal::unauthenticated("invalid or expired token"));
             }
             Err(e) => {
                 tracing::error!(error = %e, "authentication failed");
-                return internal();
+                return Err(Refusal::internal());
             }
         },
     };
@@ -70,7 +179,7 @@ pub async fn handle(
             },
             Err(e) => {
                 tracing::error!(error = %e, "compiling grants failed");
-                return internal();
+                return Err(Refusal::internal());
             }
         },
     };
@@ -78,13 +187,183 @@ pub async fn handle(
     let loaders = Loaders::new(&state.db, grants.clone());
     let redactions = Arc::new(Redactions::new());
     let context = RequestContext { caller, grants, session_id, api_token_id, today, request_id };
-    let req = req.into_inner().data(context).data(loaders).data(redactions.clone());
-    let mut response = state.schema.execute(req).await;
+    let request = request.data(context).data(loaders).data(redactions.clone());
+    let mut response = state.schema.execute(request).await;
     label_errors(&mut response.errors);
     if let Some(redacted) = redactions.to_extension() {
         response.extensions.insert("redacted".to_owned(), redacted);
     }
-    GraphQLResponse::from(response).into_response()
+    for needs in redactions.permissions() {
+        state.metrics.redacted(needs);
+    }
+    Ok(response)
+}
+
+/// The GraphQL request of a GET (query parameters) or a POST (JSON body).
+async fn read_request(req: Request) -> Result<async_graphql::Request, Refusal> {
+    if req.method() == Method::GET || req.method() == Method::HEAD {
+        return async_graphql::http::parse_query_string(req.uri().query().unwrap_or_default())
+            .map_err(|e| Refusal::bad_request(format!("invalid GraphQL request in the query string: {e}")));
+    }
+    if !is_json(req.headers()) {
+        return Err(Refusal::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "a GraphQL POST needs Content-Type: application/json",
+            "BAD_USER_INPUT",
+        ));
+    }
+    // 413 over the body limit (the rejection's status), 400 for a broken body.
+    let body = Bytes::from_request(req, &()).await.map_err(|rejection| {
+        let status = rejection.status();
+        let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            "request body too large"
+        } else {
+            "cannot read the request body"
+        };
+        Refusal::new(status, message, "BAD_USER_INPUT")
+    })?;
+    // serde's messages name the position and expected type, not the input.
+    serde_json::from_slice::<async_graphql::Request>(&body)
+        .map_err(|e| Refusal::bad_request(format!("the body is not a GraphQL request in JSON: {e}")))
+}
+
+/// `Content-Type: application/json`, parameters (charset) allowed.
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// The response format the client accepts, preferring the higher quality and, on a
+/// tie, `application/graphql-response+json`; None when it accepts neither.
+fn negotiate(headers: &HeaderMap) -> Option<Format> {
+    let mut values = headers.get_all(ACCEPT).iter().peekable();
+    if values.peek().is_none() {
+        return Some(Format::Json);
+    }
+    let mut best: Option<(f32, u8, Format)> = None;
+    for value in values {
+        let Ok(value) = value.to_str() else { continue };
+        for range in value.split(',') {
+            let mut parts = range.split(';');
+            let media = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
+            let quality = parts
+                .filter_map(|p| p.split_once('='))
+                .find(|(k, _)| k.trim().eq_ignore_ascii_case("q"))
+                .map_or(Some(1.0), |(_, q)| q.trim().parse::<f32>().ok())
+                .unwrap_or(0.0);
+            // Specificity breaks ties: explicit types before wildcards.
+            let (rank, format) = match media.as_str() {
+                "application/graphql-response+json" => (3, Format::GraphqlResponse),
+                "application/json" => (2, Format::Json),
+                "application/*" | "*/*" => (1, Format::Json),
+                "" if value.trim().is_empty() => (1, Format::Json),
+                _ => continue,
+            };
+            if quality <= 0.0 {
+                continue;
+            }
+            if best.is_none_or(|(q, r, _)| quality > q || (quality == q && rank > r)) {
+                best = Some((quality, rank, format));
+            }
+        }
+    }
+    best.map(|(_, _, format)| format)
+}
+
+/// The type and name of the operation the request selects, if its document parses
+/// and names one operation (then the name is a GraphQL identifier, safe to log).
+/// The parsed document stays in the request: it is not parsed twice.
+fn operation_of(request: &mut async_graphql::Request) -> (Option<&'static str>, Option<String>) {
+    let wanted = request.operation_name.clone();
+    let Ok(document) = request.parsed_query() else { return (None, None) };
+    let selected = match (&document.operations, wanted.as_deref()) {
+        (DocumentOperations::Single(op), None) => Some((None, op)),
+        (DocumentOperations::Multiple(ops), Some(name)) => {
+            ops.get_key_value(name).map(|(n, op)| (Some(n.to_string()), op))
+        }
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
+            ops.iter().next().map(|(n, op)| (Some(n.to_string()), op))
+        }
+        _ => None,
+    };
+    match selected {
+        Some((name, op)) => {
+            let kind = match op.node.ty {
+                OperationType::Query => "query",
+                OperationType::Mutation => "mutation",
+                OperationType::Subscription => "subscription",
+            };
+            (Some(kind), name.map(|n| n.chars().take(100).collect()))
+        }
+        None => (None, None),
+    }
+}
+
+/// A GraphQL response body. `status` overrides the one derived from the format.
+fn respond(
+    metrics: &Metrics,
+    format: Format,
+    response: async_graphql::Response,
+    status: Option<StatusCode>,
+    info: GraphqlInfo,
+) -> Response {
+    for error in &response.errors {
+        let extension = |key: &str| match error.extensions.as_ref().and_then(|e| e.get(key)) {
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(Value::Enum(n)) => Some(n.to_string()),
+            _ => None,
+        };
+        metrics.error(extension("code").as_deref(), extension("permission").as_deref());
+    }
+    // Execution never started: the GraphQL spec leaves `data` out.
+    let request_error = response.data == Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|e| e.path.is_empty());
+    let status = status.unwrap_or(if request_error && format == Format::GraphqlResponse {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    });
+    let body = serde_json::to_value(&response).and_then(|mut body| {
+        if request_error && let Some(object) = body.as_object_mut() {
+            object.remove("data");
+        }
+        serde_json::to_vec(&body)
+    });
+    let body = match body {
+        Ok(body) => body,
+        Err(e) => {
+            tracing::error!(error = %e, "serializing a GraphQL response failed");
+            return (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response();
+        }
+    };
+    let mut http = Response::new(Body::from(body));
+    *http.status_mut() = status;
+    let headers = http.headers_mut();
+    headers.insert(CONTENT_TYPE, format.content_type());
+    if response.is_ok()
+        && let Some(value) = response.cache_control.value()
+        && let Ok(value) = HeaderValue::from_str(&value)
+    {
+        headers.insert(CACHE_CONTROL, value);
+    }
+    headers.extend(response.http_headers);
+    http.extensions_mut().insert(info);
+    http
+}
+
+fn refuse(metrics: &Metrics, format: Format, refusal: Refusal, info: GraphqlInfo) -> Response {
+    let mut error = ServerError::new(refusal.message, None);
+    error.extensions.get_or_insert_with(Default::default).set("code", refusal.code);
+    let response = async_graphql::Response::from_errors(vec![error]);
+    let mut http = respond(metrics, format, response, Some(refusal.status), info);
+    if refusal.status == StatusCode::UNAUTHORIZED {
+        http.headers_mut().insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    http
 }
 
 enum Bearer<'a> {
@@ -102,26 +381,6 @@ fn bearer(headers: &HeaderMap) -> Bearer<'_> {
         }
         _ => Bearer::Malformed,
     }
-}
-
-fn error_response(status: StatusCode, message: &str, code: &str) -> Response {
-    let mut error = ServerError::new(message, None);
-    error.extensions.get_or_insert_with(Default::default).set("code", code);
-    let mut response =
-        GraphQLResponse::from(async_graphql::Response::from_errors(vec![error])).into_response();
-    *response.status_mut() = status;
-    if status == StatusCode::UNAUTHORIZED {
-        response.headers_mut().insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-    }
-    response
-}
-
-fn unauthenticated(message: &str) -> Response {
-    error_response(StatusCode::UNAUTHORIZED, message, "UNAUTHENTICATED")
-}
-
-fn internal() -> Response {
-    error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal error", "INTERNAL")
 }
 
 /// Every error carries `extensions.code`. Errors without a path were raised before

@@ -1,7 +1,8 @@
-//! The HTTP surface: GraphQL (POST and GET), GraphiQL, health and readiness.
+//! The HTTP surface: GraphQL (POST and GET), GraphiQL, health, readiness, metrics.
 pub mod auth;
 pub mod graphql;
 pub mod health;
+pub mod metrics;
 
 use crate::auth::signin::Authenticator;
 use crate::authz::Authz;
@@ -9,16 +10,15 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::graphql::VerbandSchema;
 use axum::Router;
-use axum::http::{HeaderName, Request};
+use axum::http::HeaderName;
 use axum::routing::get;
 use sea_orm::DatabaseConnection;
 use std::sync::Arc;
 use std::time::Duration;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -31,9 +31,13 @@ pub struct AppState {
     /// Where browsers reach this server (for the sign-in redirect).
     pub public_url: String,
     pub clock: Clock,
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 pub fn router(state: AppState, settings: &Settings) -> Router {
+    let metrics = state.metrics.clone();
+    // Layers listed innermost first. Router::layer wraps each route (and the
+    // fallback) after matching, so `observe` sees the matched route.
     Router::new()
         .route("/", get(graphql::graphiql))
         .route("/graphql", get(graphql::handle).post(graphql::handle))
@@ -41,22 +45,25 @@ pub fn router(state: AppState, settings: &Settings) -> Router {
         .route("/auth/callback", get(auth::callback))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        // Open on the listen address, like most exporters: it holds only counts
+        // (no personal data); keep the port private or filter /metrics at the proxy.
+        .route("/metrics", get(metrics::render))
         .with_state(state)
         // Refuses large bodies with 413, from Content-Length before reading, or while
         // streaming a chunked body.
         .layer(RequestBodyLimitLayer::new(settings.max_body_bytes))
-        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
-        // Logs carry the method, path, status and request id — no query text, no
-        // variables, no personal data.
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-            let request_id = req
-                .extensions()
-                .get::<RequestId>()
-                .and_then(|id| id.header_value().to_str().ok())
-                .unwrap_or("-");
-            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %request_id)
-        }))
+        // The same limit for body extractors (axum's own default is 2 MB).
+        .layer(axum::extract::DefaultBodyLimit::max(settings.max_body_bytes))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(30),
+        ))
+        // Inside `observe`, so that a panic is still counted and logged as a 500.
+        .layer(CatchPanicLayer::new())
+        // Metrics, the request span and one access-log line per request: method,
+        // route, status, latency, request id — no query text, no variables, no
+        // personal data.
+        .layer(axum::middleware::from_fn_with_state(metrics, metrics::observe))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
-        .layer(CatchPanicLayer::new())
 }
