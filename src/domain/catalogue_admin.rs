@@ -4,7 +4,7 @@
 //! groups. Rows still in use are never deleted (CONFLICT). Every change is written
 //! with its audit record in one transaction; callers drop cached grants after it.
 use crate::authz::Permission;
-use crate::domain::{Actor, DomainError, audit};
+use crate::domain::{Actor, DomainError, audit, validate};
 use entity::{
     GroupKind, activity, activity_allowed_group, assignment, level, permission_group,
     permission_group_permission, user, user_system_group,
@@ -18,6 +18,7 @@ use std::collections::BTreeSet;
 
 const MAX_KEY_LEN: usize = 64;
 const MAX_NAME_LEN: usize = 255;
+const MAX_DESCRIPTION_LEN: usize = 2000;
 
 pub struct NewGroup<'a> {
     pub key: &'a str,
@@ -52,14 +53,6 @@ fn require_catalogue_manage(actor: &Actor<'_>) -> Result<(), DomainError> {
         return Err(DomainError::Forbidden("changing the catalogue needs catalogue.manage".into()));
     }
     Ok(())
-}
-
-fn validate_name(field: &'static str, name: &str) -> Result<String, DomainError> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > MAX_NAME_LEN {
-        return Err(DomainError::bad_input(field, format!("must be 1 to {MAX_NAME_LEN} characters")));
-    }
-    Ok(name.to_owned())
 }
 
 fn validate_key(key: &str) -> Result<String, DomainError> {
@@ -152,7 +145,8 @@ pub async fn create_group(
 ) -> Result<permission_group::Model, DomainError> {
     require_catalogue_manage(actor)?;
     let key = validate_key(input.key)?;
-    let name = validate_name("name", input.name)?;
+    let name = validate::text("name", input.name, MAX_NAME_LEN)?;
+    let description = validate::optional_text("description", input.description, MAX_DESCRIPTION_LEN)?;
     let permissions = validate_permissions(input.kind, input.permissions)?;
     let taken =
         permission_group::Entity::find().filter(permission_group::Column::Key.eq(&key)).one(db).await?;
@@ -164,7 +158,7 @@ pub async fn create_group(
         key: Set(key),
         name: Set(name),
         kind: Set(input.kind),
-        description: Set(input.description.map(str::trim).unwrap_or_default().to_owned()),
+        description: Set(description.unwrap_or_default()),
         created_at: Set(actor.now),
         updated_at: Set(actor.now),
         ..Default::default()
@@ -200,7 +194,11 @@ pub async fn update_group(
     require_catalogue_manage(actor)?;
     let before =
         permission_group::Entity::find_by_id(group_id).one(db).await?.ok_or(DomainError::NotFound)?;
-    let name = change.name.map(|n| validate_name("name", n)).transpose()?;
+    let name = change.name.map(|n| validate::text("name", n, MAX_NAME_LEN)).transpose()?;
+    let description = change
+        .description
+        .map(|d| validate::optional_text("description", Some(d), MAX_DESCRIPTION_LEN))
+        .transpose()?;
     let new_permissions = change.permissions.map(|p| validate_permissions(before.kind, p)).transpose()?;
     let old_permissions = permissions_of(db, group_id).await?;
     let txn = db.begin().await?;
@@ -208,8 +206,8 @@ pub async fn update_group(
     if let Some(name) = name {
         active.name = Set(name);
     }
-    if let Some(description) = change.description {
-        active.description = Set(description.trim().to_owned());
+    if let Some(description) = description {
+        active.description = Set(description.unwrap_or_default());
     }
     active.updated_at = Set(actor.now);
     let after = active.update(&txn).await?;
@@ -386,7 +384,7 @@ pub async fn create_activity(
     input: NewActivity<'_>,
 ) -> Result<activity::Model, DomainError> {
     require_catalogue_manage(actor)?;
-    let name = validate_name("name", input.name)?;
+    let name = validate::text("name", input.name, MAX_NAME_LEN)?;
     let Some(level) = level::Entity::find_by_id(input.level_id).one(db).await? else {
         return Err(DomainError::bad_input("levelId", "no such level"));
     };
@@ -420,7 +418,7 @@ pub async fn update_activity(
 ) -> Result<activity::Model, DomainError> {
     require_catalogue_manage(actor)?;
     let before = activity::Entity::find_by_id(activity_id).one(db).await?.ok_or(DomainError::NotFound)?;
-    let name = change.name.map(|n| validate_name("name", n)).transpose()?;
+    let name = change.name.map(|n| validate::text("name", n, MAX_NAME_LEN)).transpose()?;
     let new_allowed = match change.allowed_group_ids {
         Some(ids) => Some(validate_allowed_groups(db, ids).await?),
         None => None,

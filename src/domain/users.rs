@@ -8,7 +8,7 @@ use crate::authz::catalogue::{Catalogue, GroupInfo};
 use crate::authz::{PermSet, Permission};
 use crate::domain::assignment_rules::{check_global_tree_group, check_system_groups};
 use crate::domain::members::find_visible;
-use crate::domain::{Actor, DomainError, audit};
+use crate::domain::{Actor, DomainError, audit, validate};
 use chrono::NaiveDate;
 use entity::{MemberStatus, session, user, user_system_group};
 use rand::Rng;
@@ -25,7 +25,6 @@ pub const LEVELS: std::ops::RangeInclusive<i32> = 1..=9;
 /// A generated initial password: long enough to need no complexity rules.
 const GENERATED_PASSWORD_LEN: usize = 20;
 const MAX_USERNAME_LEN: usize = 128;
-const MAX_EMAIL_LEN: usize = 254;
 
 pub struct NewUser<'a> {
     pub username: &'a str,
@@ -72,17 +71,6 @@ fn validate_username(field: &'static str, username: &str) -> Result<String, Doma
         return Err(DomainError::bad_input(field, "must not contain spaces"));
     }
     Ok(username.to_owned())
-}
-
-fn validate_email(email: Option<&str>) -> Result<Option<String>, DomainError> {
-    let Some(email) = email.map(str::trim).filter(|e| !e.is_empty()) else { return Ok(None) };
-    let plausible = email.len() <= MAX_EMAIL_LEN
-        && !email.chars().any(char::is_whitespace)
-        && email.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'));
-    if !plausible {
-        return Err(DomainError::bad_input("email", "not a valid email address"));
-    }
-    Ok(Some(email.to_owned()))
 }
 
 fn validate_password(field: &'static str, password: &str) -> Result<(), DomainError> {
@@ -144,7 +132,7 @@ pub async fn create_user(
 ) -> Result<user::Model, DomainError> {
     require_user_manage(actor, "creating a user")?;
     let username = validate_username("username", input.username)?;
-    let email = validate_email(input.email)?;
+    let email = validate::email("email", input.email)?;
     validate_password("password", input.password)?;
     validate_level(input.level)?;
     if username_taken(db, &username).await? {
@@ -228,7 +216,7 @@ pub async fn enable_member_login(
     let password = input.password.or(generated.as_deref()).unwrap_or_default();
     let hash = hash_password(hasher, password).await?;
     // The email is taken over once; later changes on either side stay apart.
-    let email = validate_email(member.email.as_deref()).ok().flatten();
+    let email = validate::email("email", member.email.as_deref()).ok().flatten();
     let txn = db.begin().await?;
     let row = new_user(&username, email, hash, Some(member.id), user::MEMBER_USER_LEVEL, actor)
         .insert(&txn)
@@ -392,9 +380,7 @@ pub async fn record_privacy_pledge(
     signed_on: NaiveDate,
 ) -> Result<user::Model, DomainError> {
     require_user_manage(actor, "recording a privacy pledge")?;
-    if signed_on > actor.today {
-        return Err(DomainError::bad_input("signedOn", "must not be in the future"));
-    }
+    validate::not_future("signedOn", signed_on, actor.today)?;
     let before = find_user(db, user_id).await?;
     update_user(db, actor, "user.record_privacy_pledge", before, |u| {
         u.privacy_pledge_signed_on = Set(Some(signed_on))

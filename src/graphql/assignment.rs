@@ -110,6 +110,7 @@ impl Assignment {
         self.0.ends_on.map(Date)
     }
 
+    /// Only ACTIVE offices grant rights (R5).
     async fn status(&self) -> AssignmentStatus {
         self.0.status.into()
     }
@@ -120,10 +121,12 @@ impl Assignment {
         self.0.is_effective_on(request(ctx).today)
     }
 
+    /// When the office was recorded.
     async fn created_at(&self) -> DateTime {
         DateTime(self.0.created_at)
     }
 
+    /// When the office was last changed.
     async fn updated_at(&self) -> DateTime {
         DateTime(self.0.updated_at)
     }
@@ -200,6 +203,7 @@ pub struct AssignActivityInput {
     pub starts_on: Option<Date>,
     /// The last day (inclusive); null or omitted for an open end.
     pub ends_on: Option<Date>,
+    /// ACTIVE unless given; only ACTIVE offices grant rights (R5).
     #[graphql(default_with = "AssignmentStatus::Active")]
     pub status: AssignmentStatus,
 }

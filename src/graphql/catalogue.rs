@@ -101,7 +101,7 @@ impl Activity {
     /// The level of the units the activity can be held in (R9).
     async fn level(&self, ctx: &Context<'_>) -> async_graphql::Result<Level> {
         let level = ctx.data::<Loaders>()?.level.load_one(self.0.level_id).await.map_err(load_error)?;
-        level.map(level_view).ok_or_else(|| gql(ApiError::Internal))
+        level.map(Level::from).ok_or_else(|| gql(ApiError::Internal))
     }
 
     /// The permission groups an assignment of this activity may give, as level or
@@ -111,10 +111,6 @@ impl Activity {
         let catalogue = catalogue(ctx).await?;
         Ok(ids.into_iter().filter_map(|id| catalogue.group(id).cloned().map(PermissionGroup)).collect())
     }
-}
-
-fn level_view(l: level::Model) -> Level {
-    Level { name: l.name, rank: l.rank }
 }
 
 async fn catalogue(ctx: &Context<'_>) -> async_graphql::Result<Arc<Catalogue>> {
@@ -188,7 +184,7 @@ impl CatalogueQuery {
         signed_in(ctx)?;
         let rows =
             level::Entity::find().order_by_asc(level::Column::Rank).all(db(ctx)?).await.map_err(gql)?;
-        Ok(rows.into_iter().map(level_view).collect())
+        Ok(rows.into_iter().map(Level::from).collect())
     }
 }
 

@@ -4,9 +4,13 @@ use super::error::{ApiError, gql};
 use super::id::{self, Kind};
 use super::loaders::Loaders;
 use super::scalars::Date;
-use super::{db, request};
+use super::access::PermissionName;
+use super::assignment::Assignment;
+use super::member::{MemberConnection, MemberFilter, MemberOrder, MemberStatus, permission_names};
+use super::{db, request, signed_in};
 use crate::authz::units::{can_see_unit, visible_units};
-use async_graphql::{Context, Enum, ID, Object, SimpleObject};
+use crate::domain::org_units;
+use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, SimpleObject};
 use entity::org_unit;
 use sea_orm::sea_query::Query;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select};
@@ -31,6 +35,17 @@ impl From<entity::OrgUnitStatus> for OrgUnitStatus {
     }
 }
 
+impl From<OrgUnitStatus> for entity::OrgUnitStatus {
+    fn from(s: OrgUnitStatus) -> Self {
+        match s {
+            OrgUnitStatus::Draft => Self::Draft,
+            OrgUnitStatus::Active => Self::Active,
+            OrgUnitStatus::Ended => Self::Ended,
+            OrgUnitStatus::Archived => Self::Archived,
+        }
+    }
+}
+
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 #[graphql(name = "Visibility")]
 pub enum Visibility {
@@ -51,11 +66,29 @@ impl From<entity::Visibility> for Visibility {
     }
 }
 
+impl From<Visibility> for entity::Visibility {
+    fn from(v: Visibility) -> Self {
+        match v {
+            Visibility::Public => Self::Public,
+            Visibility::Internal => Self::Internal,
+            Visibility::Restricted => Self::Restricted,
+            Visibility::Hidden => Self::Hidden,
+        }
+    }
+}
+
 /// A tier of the tree; rank 0 is the top.
 #[derive(SimpleObject, Debug, Clone)]
 pub struct Level {
+    pub id: ID,
     pub name: String,
     pub rank: i32,
+}
+
+impl From<entity::level::Model> for Level {
+    fn from(l: entity::level::Model) -> Self {
+        Level { id: id::encode(Kind::Level, l.id), name: l.name, rank: l.rank }
+    }
 }
 
 /// A node of the organisation tree (Gliederung).
@@ -98,7 +131,7 @@ impl OrgUnit {
         let loaders = ctx.data::<Loaders>()?;
         let level =
             loaders.level.load_one(self.0.level_id).await.map_err(|e| gql(ApiError::from((*e).clone())))?;
-        Ok(level.map(|l| Level { name: l.name, rank: l.rank }))
+        Ok(level.map(Level::from))
     }
 
     /// The parent unit; null for the root and when the parent is not visible.
@@ -111,6 +144,38 @@ impl OrgUnit {
             loaders.org_unit.load_one(parent_id).await.map_err(|e| gql(ApiError::from((*e).clone())))?;
         let grants = &request(ctx).grants;
         Ok(parent.filter(|u| can_see_unit(grants, u)).map(OrgUnit))
+    }
+
+    /// What the caller holds at this unit (R1–R4), so a front end can offer exactly
+    /// the actions that will succeed.
+    async fn viewer_permissions(&self, ctx: &Context<'_>) -> Vec<PermissionName> {
+        permission_names(request(ctx).grants.at_unit(&self.0.path))
+    }
+
+    /// The members of this unit (and, with `includeDescendants`, of the units
+    /// below) that the caller may see (R11, R16), as a Relay connection.
+    async fn members(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = false)] include_descendants: bool,
+        status: Option<Vec<MemberStatus>>,
+        search: Option<String>,
+        #[graphql(default)] order_by: MemberOrder,
+        #[graphql(default = 50)] first: i32,
+        after: Option<String>,
+    ) -> async_graphql::Result<MemberConnection> {
+        let filter = MemberFilter {
+            org_unit_id: Some(id::encode(Kind::OrgUnit, self.0.id)),
+            include_descendants,
+            status,
+            search,
+        };
+        super::member::list(ctx, filter, order_by, first, after).await
+    }
+
+    /// The offices held at this unit that the caller may see.
+    async fn assignments(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Assignment>> {
+        super::assignment::of_unit(ctx, &self.0).await
     }
 }
 
@@ -202,13 +267,81 @@ pub async fn list(
     Ok(OrgUnitConnection { edges, page_info, matching })
 }
 
+#[derive(InputObject, Debug, Clone)]
+pub struct CreateOrgUnitInput {
+    pub parent_id: ID,
+    pub name: String,
+    pub short_name: Option<String>,
+    /// The level right below the parent's when omitted.
+    pub level_id: Option<ID>,
+    #[graphql(default_with = "Visibility::Internal")]
+    pub visibility: Visibility,
+    #[graphql(default_with = "OrgUnitStatus::Active")]
+    pub status: OrgUnitStatus,
+    pub ends_on: Option<Date>,
+}
+
+/// Only the fields given change; `null` clears an optional field.
+#[derive(InputObject, Debug, Clone, Default)]
+pub struct UpdateOrgUnitInput {
+    pub name: Option<String>,
+    pub short_name: MaybeUndefined<String>,
+    pub visibility: Option<Visibility>,
+    /// ARCHIVED makes the unit read-only; an archived unit takes no other change.
+    pub status: Option<OrgUnitStatus>,
+    pub ends_on: MaybeUndefined<Date>,
+}
+
+fn patch<T, U>(v: MaybeUndefined<T>, f: impl FnOnce(T) -> U) -> Option<Option<U>> {
+    match v {
+        MaybeUndefined::Undefined => None,
+        MaybeUndefined::Null => Some(None),
+        MaybeUndefined::Value(v) => Some(Some(f(v))),
+    }
+}
+
 #[derive(Default)]
 pub struct OrgUnitMutation;
 
 #[Object]
 impl OrgUnitMutation {
-    /// Placeholder.
-    async fn org_units_pending(&self) -> bool {
-        false
+    /// Creates a unit below a parent: unit.write at the parent (R13).
+    async fn create_org_unit(&self, ctx: &Context<'_>, input: CreateOrgUnitInput) -> async_graphql::Result<OrgUnit> {
+        signed_in(ctx)?;
+        let parent_id = id::decode(&input.parent_id, Kind::OrgUnit, "parentId")?;
+        let level_id = input.level_id.as_ref().map(|l| id::decode(l, Kind::Level, "levelId")).transpose()?;
+        let new = org_units::NewOrgUnit {
+            parent_id,
+            name: input.name,
+            short_name: input.short_name,
+            level_id,
+            visibility: input.visibility.into(),
+            status: input.status.into(),
+            ends_on: input.ends_on.map(|d| d.0),
+        };
+        let req = request(ctx);
+        let created = org_units::create_org_unit(db(ctx)?, &req.actor(), new).await.map_err(gql)?;
+        Ok(OrgUnit(created))
+    }
+
+    /// Changes a unit: unit.write at it (R13, R14).
+    async fn update_org_unit(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdateOrgUnitInput,
+    ) -> async_graphql::Result<OrgUnit> {
+        signed_in(ctx)?;
+        let unit_id = id::decode(&id, Kind::OrgUnit, "id")?;
+        let changes = org_units::OrgUnitChanges {
+            name: input.name,
+            short_name: patch(input.short_name, |v| v),
+            visibility: input.visibility.map(Into::into),
+            status: input.status.map(Into::into),
+            ends_on: patch(input.ends_on, |d| d.0),
+        };
+        let req = request(ctx);
+        let saved = org_units::update_org_unit(db(ctx)?, &req.actor(), unit_id, changes).await.map_err(gql)?;
+        Ok(OrgUnit(saved))
     }
 }

@@ -26,9 +26,9 @@ use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql::{ServerError, Value};
 use axum::body::{Body, Bytes};
-use axum::extract::{FromRequest, Request, State};
+use axum::extract::{FromRequest, Query, Request, State};
 use axum::http::header::{ACCEPT, ALLOW, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, WWW_AUTHENTICATE};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Response};
 use chrono::Utc;
 use std::sync::Arc;
@@ -202,8 +202,7 @@ async fn execute(
 /// The GraphQL request of a GET (query parameters) or a POST (JSON body).
 async fn read_request(req: Request) -> Result<async_graphql::Request, Refusal> {
     if req.method() == Method::GET || req.method() == Method::HEAD {
-        return async_graphql::http::parse_query_string(req.uri().query().unwrap_or_default())
-            .map_err(|e| Refusal::bad_request(format!("invalid GraphQL request in the query string: {e}")));
+        return from_query_string(req.uri());
     }
     if !is_json(req.headers()) {
         return Err(Refusal::new(
@@ -225,6 +224,39 @@ async fn read_request(req: Request) -> Result<async_graphql::Request, Refusal> {
     // serde's messages name the position and expected type, not the input.
     serde_json::from_slice::<async_graphql::Request>(&body)
         .map_err(|e| Refusal::bad_request(format!("the body is not a GraphQL request in JSON: {e}")))
+}
+
+/// The parameters of a GET: `query`, `operationName`, and `variables` and
+/// `extensions` as JSON. (async-graphql 7.2's `parse_query_string` reads
+/// `operation_name`, not the spec's `operationName`; both are accepted here.)
+#[derive(serde::Deserialize)]
+struct GetParams {
+    #[serde(default)]
+    query: String,
+    #[serde(rename = "operationName", alias = "operation_name")]
+    operation_name: Option<String>,
+    variables: Option<String>,
+    extensions: Option<String>,
+}
+
+fn from_query_string(uri: &Uri) -> Result<async_graphql::Request, Refusal> {
+    let Query(params) = Query::<GetParams>::try_from_uri(uri)
+        .map_err(|e| Refusal::bad_request(format!("invalid GraphQL request in the query string: {e}")))?;
+    let mut request = async_graphql::Request::new(params.query);
+    if let Some(name) = params.operation_name {
+        request = request.operation_name(name);
+    }
+    if let Some(variables) = params.variables {
+        request = request.variables(
+            serde_json::from_str(&variables)
+                .map_err(|e| Refusal::bad_request(format!("variables are not a JSON object: {e}")))?,
+        );
+    }
+    if let Some(extensions) = params.extensions {
+        request.extensions = serde_json::from_str(&extensions)
+            .map_err(|e| Refusal::bad_request(format!("extensions are not a JSON object: {e}")))?;
+    }
+    Ok(request)
 }
 
 /// `Content-Type: application/json`, parameters (charset) allowed.

@@ -310,6 +310,10 @@ pub struct GraphqlInfo {
     pub sql_statements: u64,
 }
 
+/// The target of the access log, so it can be filtered on its own
+/// (`VERBAND_LOG=info,verband::access=warn` silences it).
+pub const ACCESS_LOG: &str = "verband::access";
+
 /// Per request: one span carrying the request id, the metrics, and one access-log line
 /// (method, matched route, status, latency, statements, operation), never the query
 /// text, variables, headers or the raw path.
@@ -333,6 +337,7 @@ pub async fn observe(State(metrics): State<Arc<Metrics>>, req: Request, next: Ne
     let _entered = span.enter();
     match response.extensions().get::<GraphqlInfo>() {
         Some(info) => tracing::info!(
+            target: ACCESS_LOG,
             method = %method,
             route = %route,
             status,
@@ -344,6 +349,7 @@ pub async fn observe(State(metrics): State<Arc<Metrics>>, req: Request, next: Ne
             "request"
         ),
         None => tracing::info!(
+            target: ACCESS_LOG,
             method = %method,
             route = %route,
             status,

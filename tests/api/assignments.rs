@@ -147,14 +147,15 @@ impl Demo {
         }
     }
 
-    /// A treasurer office for ehemalig at Stamm Fulda, as mv.hessen gives it.
+    /// A treasurer office for ehemalig at Stamm Fulda since 2026-03-01, as mv.hessen
+    /// gives it.
     async fn treasurer_input_for_ehemalig(&self) -> Value {
         json!({
             "memberId": gid("Member", self.member_of("ehemalig").await),
             "activityId": self.activity("Stammesschatzmeister/in").await,
             "orgUnitId": self.unit("Stamm Fulda").await,
             "levelGroupId": self.group("treasurer").await,
-            "startsOn": today().to_string(),
+            "startsOn": "2026-03-01",
         })
     }
 }
@@ -178,7 +179,7 @@ async fn r5_an_ended_assignment_stops_granting_at_once() {
     let created = &body["data"]["assignActivity"];
     assert_eq!(created["status"], "ACTIVE");
     assert_eq!(created["effective"], true);
-    assert_eq!(created["startsOn"], "2026-03-15");
+    assert_eq!(created["startsOn"], "2026-03-01");
     assert_eq!(created["endsOn"], Value::Null);
     assert_eq!(created["member"]["id"], input["memberId"]);
     assert_eq!(created["activity"]["id"], input["activityId"]);
@@ -602,7 +603,7 @@ async fn update_assignment_changes_only_what_is_given_and_is_audited() {
     let updated = &body["data"]["updateAssignment"];
     assert_eq!(updated["levelGroup"]["id"], json!(member_admin));
     assert_eq!(updated["treeGroup"], Value::Null);
-    assert_eq!(updated["startsOn"], "2026-03-15");
+    assert_eq!(updated["startsOn"], "2026-03-01");
     assert_eq!(updated["endsOn"], "2026-12-31");
     assert_eq!(updated["status"], "ACTIVE");
 
@@ -662,4 +663,76 @@ async fn end_assignment_never_ends_before_the_start_nor_extends_an_ended_office(
     assert_no_errors(&body);
     assert_eq!(body["data"]["endAssignment"]["endsOn"], "2025-03-31");
     assert_eq!(demo.audit_events("assignment.end", old.id).await.len(), 1);
+}
+
+const UNIT_OFFICES: &str = "query($id: ID!) {
+  orgUnit(id: $id) { assignments { id member { id } activity { id } startsOn } }
+}";
+
+#[tokio::test]
+async fn r16_the_offices_of_a_unit_are_those_of_visible_members_unless_the_caller_manages_them() {
+    let demo = Demo::start().await;
+    let admin = demo.server.token("admin").await;
+    let hessen = demo.unit("Landesverband Hessen").await;
+    let keller = gid("Member", demo.member_of("ssm.isar").await);
+    let claudia = gid("Member", demo.member_of("mv.hessen").await);
+    let reader = demo.group("reader").await;
+    let beauftragte = demo.activity("Landesbeauftragte/r").await;
+    // Two offices for Tobias Keller (Stamm Isar) at Hessen, the later one given first.
+    for starts_on in ["2026-02-01", "2025-02-01"] {
+        let body = demo
+            .assign(
+                &admin,
+                json!({
+                    "memberId": keller,
+                    "activityId": beauftragte,
+                    "orgUnitId": hessen,
+                    "levelGroupId": reader,
+                    "startsOn": starts_on,
+                }),
+            )
+            .await;
+        assert_no_errors(&body);
+    }
+    let offices = |body: &Value| -> Vec<(Value, Value, Value)> {
+        body["data"]["orgUnit"]["assignments"]
+            .as_array()
+            .unwrap_or_else(|| panic!("assignments: {body}"))
+            .iter()
+            .map(|a| (a["member"]["id"].clone(), a["activity"]["id"].clone(), a["startsOn"].clone()))
+            .collect()
+    };
+
+    // mv.hessen manages offices at Hessen: all of them, Keller's without his record,
+    // ordered by activity (catalogue order), then start.
+    let mv = demo.server.token("mv.hessen").await;
+    let (_, body) = demo.server.gql_as(&mv, UNIT_OFFICES, json!({ "id": hessen })).await;
+    assert_no_errors(&body);
+    let mitgliederverwalter = demo.activity("Mitgliederverwalter/in Land").await;
+    assert_eq!(
+        offices(&body),
+        vec![
+            (Value::Null, json!(beauftragte), json!("2025-02-01")),
+            (Value::Null, json!(beauftragte), json!("2026-02-01")),
+            (json!(claudia), json!(mitgliederverwalter), json!("2022-09-01")),
+        ]
+    );
+
+    // lsm.bayern reads Keller's record but not Claudia Lorenz's, and manages nothing
+    // at Hessen: only Keller's offices, as part of his record.
+    let lsm = demo.server.token("lsm.bayern").await;
+    let (_, body) = demo.server.gql_as(&lsm, UNIT_OFFICES, json!({ "id": hessen })).await;
+    assert_no_errors(&body);
+    assert_eq!(
+        offices(&body),
+        vec![
+            (json!(keller), json!(beauftragte), json!("2025-02-01")),
+            (json!(keller), json!(beauftragte), json!("2026-02-01")),
+        ]
+    );
+
+    // Anonymous callers see the PUBLIC unit but no member, hence no office.
+    let body = demo.server.gql(UNIT_OFFICES, json!({ "id": hessen })).await;
+    assert_no_errors(&body);
+    assert_eq!(offices(&body), Vec::new());
 }

@@ -155,6 +155,13 @@ async fn a_query_over_get_is_served() {
     assert!(content_type(&response).starts_with("application/json"));
     let body: Value = response.json().await.expect("json");
     assert!(body["data"]["orgUnits"]["totalCount"].as_u64().is_some(), "{body}");
+    // The spec's parameter names: operationName, and variables as JSON.
+    let response = server
+        .get("/graphql?query=query%20Q(%24f%3AInt!)%7BorgUnits(first%3A%24f)%7Bedges%7Bnode%7Bname%7D%7D%7D%7D&operationName=Q&variables=%7B%22f%22%3A1%7D")
+        .await;
+    assert_eq!(response.status().as_u16(), 200);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["data"]["orgUnits"]["edges"].as_array().map(Vec::len), Some(1), "{body}");
 }
 
 #[tokio::test]

@@ -2,11 +2,13 @@
 //! The backend is SQLite unless VERBAND_TEST_DATABASE_URL names a PostgreSQL server
 //! (e.g. postgres://postgres@127.0.0.1:5432/postgres); then each test gets its own
 //! database, created from a migrated template.
+mod admin;
 mod assignments;
 mod common;
 mod foundation;
 mod http;
 mod idp;
+mod members;
 mod oidc;
 mod rules;
 mod seeds;
