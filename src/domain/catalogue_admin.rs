@@ -85,6 +85,27 @@ fn validate_permissions(
     Ok(permissions.iter().copied().collect())
 }
 
+/// No escalation through the catalogue: SYSTEM permissions are unscoped, so adding
+/// one to a group (which its holders then hold everywhere, the editor perhaps among
+/// them) needs holding it oneself. MEMBERSHIP permissions are what catalogue
+/// managers curate for the tree; the assignment rules (R10) still apply when groups
+/// are given.
+fn check_no_system_escalation<'a>(
+    actor: &Actor<'_>,
+    added: impl Iterator<Item = &'a Permission>,
+) -> Result<(), DomainError> {
+    let held = actor.grants.system_permissions();
+    let missing: Vec<&str> =
+        added.filter(|p| p.kind() == GroupKind::System && !held.contains(**p)).map(|p| p.as_str()).collect();
+    if !missing.is_empty() {
+        return Err(DomainError::Forbidden(format!(
+            "adding {} to a group needs holding it yourself",
+            missing.join(", ")
+        )));
+    }
+    Ok(())
+}
+
 fn unique_as_conflict(e: DbErr, message: &str) -> DomainError {
     match e.sql_err() {
         Some(SqlErr::UniqueConstraintViolation(_)) => DomainError::Conflict(message.to_owned()),
@@ -148,6 +169,7 @@ pub async fn create_group(
     let name = validate::text("name", input.name, MAX_NAME_LEN)?;
     let description = validate::optional_text("description", input.description, MAX_DESCRIPTION_LEN)?;
     let permissions = validate_permissions(input.kind, input.permissions)?;
+    check_no_system_escalation(actor, permissions.iter())?;
     let taken =
         permission_group::Entity::find().filter(permission_group::Column::Key.eq(&key)).one(db).await?;
     if taken.is_some() {
@@ -201,6 +223,9 @@ pub async fn update_group(
         .transpose()?;
     let new_permissions = change.permissions.map(|p| validate_permissions(before.kind, p)).transpose()?;
     let old_permissions = permissions_of(db, group_id).await?;
+    if let Some(new) = &new_permissions {
+        check_no_system_escalation(actor, new.difference(&old_permissions))?;
+    }
     let txn = db.begin().await?;
     let mut active = before.clone().into_active_model();
     if let Some(name) = name {

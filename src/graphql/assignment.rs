@@ -13,7 +13,7 @@ use crate::authz::units::can_see_unit;
 use crate::domain::assignments::{self as domain, AssignmentChanges, NewAssignment};
 use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object};
 use entity::{assignment, org_unit};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::EntityTrait;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -159,14 +159,10 @@ pub async fn node(ctx: &Context<'_>, raw_id: i64) -> async_graphql::Result<Optio
 /// start date: all of them for callers holding assignment.write at the unit, else
 /// those of members the caller may see.
 pub async fn of_unit(ctx: &Context<'_>, unit: &org_unit::Model) -> async_graphql::Result<Vec<Assignment>> {
-    let rows = assignment::Entity::find()
-        .filter(assignment::Column::OrgUnitId.eq(unit.id))
-        .order_by_asc(assignment::Column::ActivityId)
-        .order_by_asc(assignment::Column::StartsOn)
-        .order_by_asc(assignment::Column::Id)
-        .all(db(ctx)?)
-        .await
-        .map_err(gql)?;
+    // Batched across the units of a list.
+    let mut rows =
+        ctx.data::<Loaders>()?.assignments_by_unit.load_one(unit.id).await.map_err(load_error)?.unwrap_or_default();
+    rows.sort_by_key(|a| (a.activity_id, a.starts_on, a.id));
     let grants = &request(ctx).grants;
     if domain::may_manage(grants, unit) {
         return Ok(rows.into_iter().map(Assignment).collect());

@@ -4,15 +4,17 @@
 use super::access::PermissionName;
 use super::error::{ApiError, gql};
 use super::id::{self, Kind};
-use super::loaders::{Loaders, load_error};
+use super::loaders::{LoadError, Loaders, load_error};
 use super::org_unit::Level;
 use super::{db, request, signed_in};
 use crate::authz::catalogue::{Catalogue, GroupInfo};
 use crate::authz::{Authz, Invalidate, Permission};
 use crate::domain::catalogue_admin::{self, ActivityChange, GroupChange, NewActivity, NewGroup};
+use async_graphql::dataloader::Loader;
 use async_graphql::{Context, Enum, ID, InputObject, Object};
-use entity::{GroupKind, activity, level, permission_group};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use entity::{GroupKind, activity, activity_allowed_group, level, permission_group};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// MEMBERSHIP groups hold permissions at units (assignments, global tree group);
@@ -47,6 +49,9 @@ impl From<GroupKindName> for GroupKind {
 #[derive(Debug, Clone)]
 pub struct PermissionGroup(pub GroupInfo);
 
+/// A named set of permissions (Rechtegruppe). MEMBERSHIP groups are given with
+/// assignments or as a global tree group; SYSTEM groups are given to users
+/// directly (R8).
 #[Object]
 impl PermissionGroup {
     pub async fn id(&self) -> ID {
@@ -63,10 +68,12 @@ impl PermissionGroup {
         &self.0.name
     }
 
+    /// MEMBERSHIP or SYSTEM; never changes.
     async fn kind(&self) -> GroupKindName {
         self.0.kind.into()
     }
 
+    /// What the group is for, in the users' words.
     async fn description(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
         let row = permission_group::Entity::find_by_id(self.0.id).one(db(ctx)?).await.map_err(gql)?;
         Ok(row.map(|g| g.description).unwrap_or_default())
@@ -82,12 +89,15 @@ impl PermissionGroup {
 #[derive(Debug, Clone)]
 pub struct Activity(pub activity::Model);
 
+/// An office that exists on one level (Tätigkeit), held by members through
+/// assignments.
 #[Object]
 impl Activity {
     pub async fn id(&self) -> ID {
         id::encode(Kind::Activity, self.0.id)
     }
 
+    /// The office's name, e.g. "Landesschatzmeister/in"; unique on its level.
     async fn name(&self) -> &str {
         &self.0.name
     }
@@ -107,9 +117,41 @@ impl Activity {
     /// The permission groups an assignment of this activity may give, as level or
     /// tree group (R9).
     async fn allowed_groups(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<PermissionGroup>> {
+        // One indexed statement per activity; `AllowedGroupsLoader` batches it once
+        // the per-request `Loaders` carry one.
         let ids = catalogue_admin::allowed_group_ids(db(ctx)?, self.0.id).await.map_err(gql)?;
         let catalogue = catalogue(ctx).await?;
         Ok(ids.into_iter().filter_map(|id| catalogue.group(id).cloned().map(PermissionGroup)).collect())
+    }
+}
+
+/// The allowed group ids of activities, one statement per batch (for the
+/// per-request `Loaders`; every requested activity gets an answer).
+pub struct AllowedGroupsLoader {
+    db: DatabaseConnection,
+}
+
+impl AllowedGroupsLoader {
+    pub fn new(db: &DatabaseConnection) -> Self {
+        Self { db: db.clone() }
+    }
+}
+
+impl Loader<i64> for AllowedGroupsLoader {
+    type Value = Vec<i64>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Vec<i64>>, LoadError> {
+        let mut out: HashMap<i64, Vec<i64>> = keys.iter().map(|k| (*k, Vec::new())).collect();
+        let rows = activity_allowed_group::Entity::find()
+            .filter(activity_allowed_group::Column::ActivityId.is_in(keys.iter().copied()))
+            .order_by_asc(activity_allowed_group::Column::PermissionGroupId)
+            .all(&self.db)
+            .await?;
+        for row in rows {
+            out.entry(row.activity_id).or_default().push(row.permission_group_id);
+        }
+        Ok(out)
     }
 }
 

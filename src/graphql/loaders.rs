@@ -29,12 +29,14 @@ pub struct Loaders {
     /// caller's access to each.
     pub member: Cached<MemberLoader>,
     /// Raw relations of a member: resolvers check the caller's access first (R12).
-    pub bank_account: Cached<ByMember<bank_account::Entity>>,
-    pub sepa_mandates: Cached<ListByMember<sepa_mandate::Entity>>,
-    pub payments: Cached<ListByMember<payment::Entity>>,
-    pub assignments_by_member: Cached<ListByMember<assignment::Entity>>,
+    pub bank_account: Cached<OneBy<bank_account::Entity>>,
+    pub sepa_mandates: Cached<ListBy<sepa_mandate::Entity>>,
+    pub payments: Cached<ListBy<payment::Entity>>,
+    pub assignments_by_member: Cached<ListBy<assignment::Entity>>,
+    /// The offices held at a unit, by unit id (callers apply visibility).
+    pub assignments_by_unit: Cached<ListBy<assignment::Entity>>,
     /// The user of a member (member users), by member id.
-    pub user_by_member: Cached<ByMember<user::Entity>>,
+    pub user_by_member: Cached<OneBy<user::Entity>>,
 }
 
 fn cached<T: Loader<i64>>(loader: T) -> Cached<T> {
@@ -51,11 +53,12 @@ impl Loaders {
             activity: cached(ById::new(db)),
             user: cached(ById::new(db)),
             member: cached(MemberLoader { db: db.clone(), grants }),
-            bank_account: cached(ByMember::new(db, bank_account::Column::MemberId)),
-            sepa_mandates: cached(ListByMember::new(db, sepa_mandate::Column::MemberId)),
-            payments: cached(ListByMember::new(db, payment::Column::MemberId)),
-            assignments_by_member: cached(ListByMember::new(db, assignment::Column::MemberId)),
-            user_by_member: cached(ByMember::new(db, user::Column::MemberId)),
+            bank_account: cached(OneBy::new(db, bank_account::Column::MemberId, |b: &bank_account::Model| Some(b.member_id))),
+            sepa_mandates: cached(ListBy::new(db, sepa_mandate::Column::MemberId, |m: &sepa_mandate::Model| m.member_id)),
+            payments: cached(ListBy::new(db, payment::Column::MemberId, |p: &payment::Model| p.member_id)),
+            assignments_by_member: cached(ListBy::new(db, assignment::Column::MemberId, |a: &assignment::Model| a.member_id)),
+            assignments_by_unit: cached(ListBy::new(db, assignment::Column::OrgUnitId, |a: &assignment::Model| a.org_unit_id)),
+            user_by_member: cached(OneBy::new(db, user::Column::MemberId, |u: &user::Model| u.member_id)),
         }
     }
 }
@@ -109,44 +112,25 @@ macro_rules! has_id {
 
 has_id!(level.id, org_unit.id, activity.id, user.id, assignment.id, sepa_mandate.id, payment.id);
 
-/// The row belonging to a member (1:1), or `None`, for every requested member.
-pub struct ByMember<E: EntityTrait> {
+/// The row a key points to (1:1, e.g. a member's bank account), or `None`, for
+/// every requested key.
+pub struct OneBy<E: EntityTrait> {
     db: DatabaseConnection,
     column: E::Column,
+    key: fn(&E::Model) -> Option<i64>,
 }
 
-impl<E: EntityTrait> ByMember<E> {
-    fn new(db: &DatabaseConnection, column: E::Column) -> Self {
-        Self { db: db.clone(), column }
+impl<E: EntityTrait> OneBy<E> {
+    fn new(db: &DatabaseConnection, column: E::Column, key: fn(&E::Model) -> Option<i64>) -> Self {
+        Self { db: db.clone(), column, key }
     }
 }
 
-/// The member a row belongs to.
-pub trait OfMember {
-    fn member_id(&self) -> Option<i64>;
-}
-
-macro_rules! of_member {
-    ($($entity:ident),+ $(,)?) => {
-        $(impl OfMember for $entity::Model {
-            fn member_id(&self) -> Option<i64> { Some(self.member_id) }
-        })+
-    };
-}
-
-of_member!(bank_account, sepa_mandate, payment, assignment);
-
-impl OfMember for user::Model {
-    fn member_id(&self) -> Option<i64> {
-        self.member_id
-    }
-}
-
-impl<E> Loader<i64> for ByMember<E>
+impl<E> Loader<i64> for OneBy<E>
 where
     E: EntityTrait,
     E::Column: Send + Sync,
-    E::Model: OfMember + Send + Sync + Clone + 'static,
+    E::Model: Send + Sync + Clone + 'static,
 {
     type Value = Option<E::Model>;
     type Error = LoadError;
@@ -154,32 +138,33 @@ where
     async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Option<E::Model>>, LoadError> {
         let mut out: HashMap<i64, Option<E::Model>> = keys.iter().map(|k| (*k, None)).collect();
         for row in E::find().filter(self.column.is_in(keys.iter().copied())).all(&self.db).await? {
-            if let Some(m) = row.member_id() {
-                out.insert(m, Some(row));
+            if let Some(k) = (self.key)(&row) {
+                out.insert(k, Some(row));
             }
         }
         Ok(out)
     }
 }
 
-/// The rows belonging to a member (1:n), in primary-key order, for every requested
-/// member (empty when none).
-pub struct ListByMember<E: EntityTrait> {
+/// The rows a key points to (1:n, e.g. a member's payments), in primary-key order,
+/// for every requested key (empty when none).
+pub struct ListBy<E: EntityTrait> {
     db: DatabaseConnection,
     column: E::Column,
+    key: fn(&E::Model) -> i64,
 }
 
-impl<E: EntityTrait> ListByMember<E> {
-    fn new(db: &DatabaseConnection, column: E::Column) -> Self {
-        Self { db: db.clone(), column }
+impl<E: EntityTrait> ListBy<E> {
+    fn new(db: &DatabaseConnection, column: E::Column, key: fn(&E::Model) -> i64) -> Self {
+        Self { db: db.clone(), column, key }
     }
 }
 
-impl<E> Loader<i64> for ListByMember<E>
+impl<E> Loader<i64> for ListBy<E>
 where
     E: EntityTrait,
     E::Column: Send + Sync,
-    E::Model: OfMember + Send + Sync + Clone + 'static,
+    E::Model: Send + Sync + Clone + 'static,
 {
     type Value = Vec<E::Model>;
     type Error = LoadError;
@@ -191,9 +176,7 @@ where
             query = query.order_by_asc(pk);
         }
         for row in query.all(&self.db).await? {
-            if let Some(m) = row.member_id() {
-                out.entry(m).or_default().push(row);
-            }
+            out.entry((self.key)(&row)).or_default().push(row);
         }
         Ok(out)
     }

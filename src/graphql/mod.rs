@@ -87,6 +87,9 @@ pub(crate) fn signed_in(ctx: &Context<'_>) -> async_graphql::Result<i64> {
 }
 
 /// Relay's object identification.
+// The variants are built per node and dropped after the response: a boxed Member
+// would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Interface)]
 #[graphql(field(name = "id", ty = "ID"))]
 pub enum Node {

@@ -154,6 +154,7 @@ impl OrgUnit {
 
     /// The members of this unit (and, with `includeDescendants`, of the units
     /// below) that the caller may see (R11, R16), as a Relay connection.
+    #[allow(clippy::too_many_arguments)] // GraphQL arguments, one per filter
     async fn members(
         &self,
         ctx: &Context<'_>,

@@ -6,7 +6,7 @@ use super::catalogue::PermissionGroup;
 use super::connection::{PageInfo, page_size};
 use super::error::{ApiError, gql};
 use super::id::{self, Kind};
-use super::loaders::{Loaders, load_error};
+use super::loaders::{LoadError, Loaders, load_error};
 use super::member::{self, Member};
 use super::scalars::{Date, DateTime};
 use super::{db, request, signed_in};
@@ -14,18 +14,24 @@ use crate::auth::signin::Authenticator;
 use crate::authz::members::visible_members;
 use crate::authz::{Authz, Grants, Invalidate, Permission};
 use crate::domain::users::{self, MemberLogin, NewUser};
+use async_graphql::dataloader::Loader;
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
-use entity::{member as member_entity, user};
+use entity::{member as member_entity, user, user_system_group};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, Query};
 use sea_orm::{
-    ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select,
+    ColumnTrait, Condition, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Select,
 };
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// A login: a member user (with a member) or a system user (without).
 #[derive(Debug, Clone)]
 pub struct User(pub user::Model);
 
+/// A login (Benutzer): a member user, who holds member permissions through the
+/// member's assignments, or a system user without member, who holds only SYSTEM
+/// permissions (R6, R7). Visible to holders of user.manage and to the user themself.
 #[Object]
 impl User {
     pub async fn id(&self) -> ID {
@@ -37,6 +43,8 @@ impl User {
         &self.0.username
     }
 
+    /// Contact address of the login (for member logins taken over once from the
+    /// member; the two are not kept in step).
     async fn email(&self) -> Option<&str> {
         self.0.email.as_deref()
     }
@@ -81,6 +89,8 @@ impl User {
 
     /// The SYSTEM groups assigned to the user; they act only when `level` > 2 (R7).
     async fn system_groups(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<PermissionGroup>> {
+        // One indexed statement per user; `SystemGroupsLoader` batches it once the
+        // per-request `Loaders` carry one.
         let ids = users::system_group_ids(db(ctx)?, self.0.id).await.map_err(gql)?;
         let catalogue = ctx.data::<Arc<Authz>>()?.catalogue().await.map_err(gql)?;
         Ok(ids.into_iter().filter_map(|id| catalogue.group(id).cloned().map(PermissionGroup)).collect())
@@ -91,8 +101,39 @@ impl User {
         self.0.external_subject.as_deref()
     }
 
+    /// When the login was created.
     async fn created_at(&self) -> DateTime {
         DateTime(self.0.created_at)
+    }
+}
+
+/// The system group ids of users, one statement per batch (for the per-request
+/// `Loaders`; every requested user gets an answer).
+pub struct SystemGroupsLoader {
+    db: DatabaseConnection,
+}
+
+impl SystemGroupsLoader {
+    pub fn new(db: &DatabaseConnection) -> Self {
+        Self { db: db.clone() }
+    }
+}
+
+impl Loader<i64> for SystemGroupsLoader {
+    type Value = Vec<i64>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Vec<i64>>, LoadError> {
+        let mut out: HashMap<i64, Vec<i64>> = keys.iter().map(|k| (*k, Vec::new())).collect();
+        let rows = user_system_group::Entity::find()
+            .filter(user_system_group::Column::UserId.is_in(keys.iter().copied()))
+            .order_by_asc(user_system_group::Column::PermissionGroupId)
+            .all(&self.db)
+            .await?;
+        for row in rows {
+            out.entry(row.user_id).or_default().push(row.permission_group_id);
+        }
+        Ok(out)
     }
 }
 
@@ -114,6 +155,7 @@ pub struct UserEdge {
     node: User,
 }
 
+/// A user in a page of `users`.
 #[Object]
 impl UserEdge {
     async fn node(&self) -> &User {
@@ -132,6 +174,7 @@ pub struct UserConnection {
     matching: Select<user::Entity>,
 }
 
+/// A page of users, in id order.
 #[Object]
 impl UserConnection {
     async fn edges(&self) -> &[UserEdge] {
@@ -251,6 +294,7 @@ pub struct CreateUserInput {
     pub level: i32,
 }
 
+/// The member's new login and, when it was generated, its initial password.
 #[derive(SimpleObject)]
 pub struct EnableMemberLoginPayload {
     pub user: User,

@@ -108,8 +108,8 @@ pub async fn handle(
     let (operation, operation_name) = operation_of(&mut request);
     state.metrics.graphql_request(operation.unwrap_or("unknown"));
     let mut info = GraphqlInfo { operation, operation_name, sql_statements: 0 };
-    // GET is safe: it must not change anything (a link or a prefetch could trigger it).
-    if method == Method::GET && operation.is_some_and(|o| o != "query") {
+    // GET (and HEAD) must not change anything: a link or a prefetch could trigger it.
+    if method != Method::POST && operation.is_some_and(|o| o != "query") {
         let refusal = Refusal::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "GET serves queries only; send mutations with POST",
@@ -200,7 +200,16 @@ async fn execute(
 }
 
 /// The GraphQL request of a GET (query parameters) or a POST (JSON body).
+/// A request without a query is not a GraphQL request at all: 400 in either format.
 async fn read_request(req: Request) -> Result<async_graphql::Request, Refusal> {
+    let request = read_parameters(req).await?;
+    if request.query.trim().is_empty() {
+        return Err(Refusal::bad_request("the request has no query"));
+    }
+    Ok(request)
+}
+
+async fn read_parameters(req: Request) -> Result<async_graphql::Request, Refusal> {
     if req.method() == Method::GET || req.method() == Method::HEAD {
         return from_query_string(req.uri());
     }

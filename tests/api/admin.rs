@@ -383,6 +383,14 @@ async fn r16_a_user_managers_view_of_users_hides_members_they_cannot_read() {
     assert_eq!(ok(&body)["users"]["totalCount"], 1, "{body}");
     assert!(ok(&body)["users"]["edges"][0]["node"]["member"]["id"].is_string(), "admin reads every member");
 
+    // `%` and `_` are literal characters, not wildcards: no demo user has them.
+    for wildcard in ["%", "_"] {
+        let (_, body) = server.gql_as(&useradmin, q, json!({ "s": wildcard })).await;
+        assert_eq!(ok(&body)["users"]["totalCount"], 0, "{wildcard}: {body}");
+    }
+    let (_, body) = server.gql_as(&useradmin, q, json!({ "s": "BAYERN" })).await;
+    assert_eq!(ok(&body)["users"]["totalCount"], 1, "search ignores case: {body}");
+
     // Listing users needs user.manage.
     let lsm_token = server.token("lsm.bayern").await;
     let (_, body) = server.gql_as(&lsm_token, q, json!({})).await;
@@ -572,16 +580,22 @@ async fn r9_activities_allow_only_membership_groups_and_are_deleted_only_when_un
     let server = TestServer::demo().await;
     let conn = server.db.connect().await;
     let admin = server.token("admin").await;
-    let stamm = entity::level::Entity::find()
-        .filter(entity::level::Column::Name.eq("Stamm"))
-        .one(&conn)
-        .await
-        .expect("q")
-        .expect("level");
+    // Front ends find the level ids through `levels`.
+    let (_, body) = server.gql_as(&admin, "{ levels { id name } }", json!({})).await;
+    let stamm = ok(&body)["levels"]
+        .as_array()
+        .expect("levels")
+        .iter()
+        .find(|l| l["name"] == "Stamm")
+        .map(|l| l["id"].clone())
+        .expect("level Stamm");
+    let body = server.gql("{ levels { id } }", json!({})).await;
+    assert_eq!(error_code(&body), Some("UNAUTHENTICATED"), "{body}");
     let reader = gid("PermissionGroup", group_id(&conn, "reader").await);
     let billing = gid("PermissionGroup", group_id(&conn, "billing").await);
     let create = "mutation($i: CreateActivityInput!) { createActivity(input: $i) { id name levelId level { name } allowedGroups { key } } }";
-    let bad = json!({ "i": { "name": "Kassenprüfer/in", "levelId": gid("Level", stamm.id), "allowedGroupIds": [reader, billing] } });
+    let bad =
+        json!({ "i": { "name": "Kassenprüfer/in", "levelId": stamm, "allowedGroupIds": [reader, billing] } });
     let (_, body) = server.gql_as(&admin, create, bad).await;
     assert_eq!(
         (error_code(&body), error_field(&body)),
@@ -589,10 +603,11 @@ async fn r9_activities_allow_only_membership_groups_and_are_deleted_only_when_un
         "{body}"
     );
 
-    let good = json!({ "i": { "name": "Kassenprüfer/in", "levelId": gid("Level", stamm.id), "allowedGroupIds": [reader] } });
+    let good = json!({ "i": { "name": "Kassenprüfer/in", "levelId": stamm, "allowedGroupIds": [reader] } });
     let (_, body) = server.gql_as(&admin, create, good).await;
     let created = ok(&body)["createActivity"].clone();
     assert_eq!(created["level"]["name"], "Stamm");
+    assert_eq!(created["levelId"], stamm);
     assert_eq!(created["allowedGroups"], json!([{ "key": "reader" }]));
 
     let list = "query($l: ID) { activities(levelId: $l) { name level { name } } levels { name rank } }";
@@ -623,4 +638,38 @@ async fn r9_activities_allow_only_membership_groups_and_are_deleted_only_when_un
     let node = "query($id: ID!) { node(id: $id) { id } }";
     let (_, body) = server.gql_as(&admin, node, json!({ "id": created["id"] })).await;
     assert!(ok(&body)["node"].is_null());
+}
+
+#[tokio::test]
+async fn r10_no_escalation_a_catalogue_manager_cannot_add_system_rights_they_lack() {
+    let server = TestServer::demo().await;
+    let conn = server.db.connect().await;
+    let admin = server.token("admin").await;
+    // A system user holding catalogue.manage only.
+    let (_, body) = server.gql_as(&admin, CREATE_USER, new_user("katalog")).await;
+    let katalog_id = ok(&body)["createUser"]["id"].clone();
+    let catalogue_admin = group_id(&conn, "catalogue_admin").await;
+    let q = "mutation($u: ID!, $g: [ID!]!) { setSystemGroups(userId: $u, groupIds: $g) { id } }";
+    let (_, body) = server
+        .gql_as(&admin, q, json!({ "u": katalog_id, "g": [gid("PermissionGroup", catalogue_admin)] }))
+        .await;
+    ok(&body);
+    let login = server.login("katalog", "a long enough secret").await;
+    let katalog = login["data"]["login"]["accessToken"].as_str().expect("token").to_owned();
+
+    // Giving their own group user.manage would make them a user manager.
+    let change =
+        json!({ "id": gid("PermissionGroup", catalogue_admin), "p": ["CATALOGUE_MANAGE", "USER_MANAGE"] });
+    let (_, body) = server.gql_as(&katalog, UPDATE_GROUP, change).await;
+    assert_eq!(error_code(&body), Some("FORBIDDEN"), "{body}");
+    let create = "mutation($i: CreatePermissionGroupInput!) { createPermissionGroup(input: $i) { key } }";
+    let sneaky = json!({ "i": { "key": "helfer", "name": "Helfer", "kind": "SYSTEM", "permissions": ["AUDIT_READ"] } });
+    let (_, body) = server.gql_as(&katalog, create, sneaky).await;
+    assert_eq!(error_code(&body), Some("FORBIDDEN"), "{body}");
+    assert_eq!(audit_count(&conn, "permission_group.create").await, 0);
+
+    // What they hold themselves they may hand on.
+    let fine = json!({ "i": { "key": "katalog2", "name": "Katalog 2", "kind": "SYSTEM", "permissions": ["CATALOGUE_MANAGE"] } });
+    let (_, body) = server.gql_as(&katalog, create, fine).await;
+    assert_eq!(ok(&body)["createPermissionGroup"]["key"], "katalog2");
 }

@@ -114,8 +114,29 @@ async fn forbidden_errors_count_as_denials_and_errors() {
     assert_eq!(sample(&after, denials) - sample(&before, denials), 1.0, "{after}");
     let forbidden = r#"verband_errors_total{code="FORBIDDEN"}"#;
     assert_eq!(sample(&after, forbidden) - sample(&before, forbidden), 1.0);
-    // Redacted fields (R12) count by the permission they needed; no member query
-    // exposes one yet, so the unit tests of the registry cover that path.
+}
+
+#[tokio::test]
+async fn redacted_fields_count_as_denials_by_the_permission_they_needed() {
+    let server = TestServer::demo().await;
+    // A reader: member.read without bank.read (R12).
+    let token = server.token("sf.pegnitz").await;
+    let before = scrape(&server).await;
+    let (status, body) = server
+        .gql_as(&token, "{ members(first: 5) { edges { node { bankAccount { iban } } } } }", json!({}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["errors"].is_null(), "{body}");
+    let redacted = body["extensions"]["redacted"]["fields"]
+        .as_array()
+        .map_or(0, |fields| fields.iter().filter(|f| f["needs"] == "bank.read").count());
+    assert!(redacted > 0, "the reader sees members without their bank data: {body}");
+    let after = scrape(&server).await;
+    let denials = r#"verband_denials_total{permission="bank.read"}"#;
+    assert_eq!(sample(&after, denials) - sample(&before, denials), redacted as f64, "{after}");
+    // A redaction is no error.
+    let forbidden = r#"verband_errors_total{code="FORBIDDEN"}"#;
+    assert_eq!(sample(&after, forbidden), sample(&before, forbidden));
 }
 
 #[tokio::test]
@@ -190,15 +211,21 @@ async fn graphql_response_json_answers_400_to_a_syntax_error() {
 }
 
 #[tokio::test]
-async fn graphql_response_json_answers_400_to_validation_errors_and_unparseable_json() {
+async fn validation_errors_are_400_with_graphql_response_json_and_malformed_bodies_always() {
     let server = TestServer::demo().await;
     let headers = [("content-type", "application/json"), ("accept", GRAPHQL_RESPONSE)];
     let (status, _, body) = post(&server, &headers, query_body("{ noSuchField }")).await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(error_code(&json_of(&body)), Some("BAD_USER_INPUT"));
-    let (status, _, body) = post(&server, &headers, "{ not json".to_owned()).await;
-    assert_eq!(status, 400, "{body}");
-    assert_eq!(error_code(&json_of(&body)), Some("BAD_USER_INPUT"));
+    // Not a GraphQL request at all: 400 in the legacy format too.
+    for accept in [GRAPHQL_RESPONSE, "application/json"] {
+        let headers = [("content-type", "application/json"), ("accept", accept)];
+        let (status, _, body) = post(&server, &headers, "{ not json".to_owned()).await;
+        assert_eq!(status, 400, "{accept}: {body}");
+        let (status, _, body) = post(&server, &headers, json!({ "variables": {} }).to_string()).await;
+        assert_eq!(status, 400, "{accept}, no query: {body}");
+        assert_eq!(error_code(&json_of(&body)), Some("BAD_USER_INPUT"));
+    }
 }
 
 #[tokio::test]

@@ -3,6 +3,7 @@
 //! (e.g. postgres://postgres@127.0.0.1:5432/postgres); then each test gets its own
 //! database, created from a migrated template.
 mod admin;
+mod batching;
 mod assignments;
 mod common;
 mod foundation;
