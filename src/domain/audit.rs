@@ -34,3 +34,33 @@ pub async fn record<C: ConnectionTrait>(
     .await
     .map(|_| ())
 }
+
+/// Bank data read by `actor` (R12 fields, exports): one row per member, written in
+/// one statement per 1,000 members, so a page of 500 costs one insert.
+pub async fn record_bank_reads<C: ConnectionTrait>(
+    conn: &C,
+    at: DateTime<Utc>,
+    actor_user_id: Option<i64>,
+    request_id: Option<String>,
+    member_ids: &[i64],
+) -> Result<(), DbErr> {
+    use sea_orm::EntityTrait;
+    for chunk in member_ids.chunks(1_000) {
+        let rows = chunk.iter().map(|id| audit_event::ActiveModel {
+            at: Set(at),
+            actor_user_id: Set(actor_user_id),
+            action: Set(BANK_READ.to_owned()),
+            entity: Set("member".to_owned()),
+            entity_id: Set(id.to_string()),
+            before: Set(None),
+            after: Set(None),
+            request_id: Set(request_id.clone()),
+            ..Default::default()
+        });
+        audit_event::Entity::insert_many(rows).exec_without_returning(conn).await?;
+    }
+    Ok(())
+}
+
+/// The action of a bank-data read in the audit trail.
+pub const BANK_READ: &str = "bank.read";

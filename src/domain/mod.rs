@@ -1,4 +1,5 @@
 //! Rules and workflows, independent of HTTP and GraphQL.
+pub mod admissions;
 pub mod assignment_rules;
 pub mod assignments;
 pub mod audit;
@@ -8,8 +9,11 @@ pub mod catalogue_admin;
 pub mod error;
 pub mod members;
 pub mod org_units;
+pub mod reporting;
+pub mod retention;
 pub mod seed;
 pub mod self_service;
+pub mod transfers;
 pub mod users;
 pub mod validate;
 

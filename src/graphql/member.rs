@@ -10,7 +10,7 @@ use super::error::{ApiError, gql};
 use super::id::{self, Kind};
 use super::loaders::{Loaders, load_error};
 use super::org_unit::OrgUnit;
-use super::redaction::redact;
+use super::redaction::{bank_read, redact};
 use super::scalars::{Date, DateTime};
 use super::{db, request, signed_in};
 use crate::authz::explain::who_can_access;
@@ -279,8 +279,11 @@ impl Member {
             return Ok(None);
         }
         let loaders = ctx.data::<Loaders>()?;
-        let account = loaders.bank_account.load_one(self.m().id).await.map_err(load_error)?;
-        Ok(account.flatten().map(BankAccount::from))
+        let account = loaders.bank_account.load_one(self.m().id).await.map_err(load_error)?.flatten();
+        if account.is_some() && !self.0.access.is_self {
+            bank_read(ctx, self.m().id);
+        }
+        Ok(account.map(BankAccount::from))
     }
 
     /// Needs bank.read on the member (R12); null and listed in
@@ -291,8 +294,11 @@ impl Member {
             return Ok(None);
         }
         let loaders = ctx.data::<Loaders>()?;
-        let rows = loaders.sepa_mandates.load_one(self.m().id).await.map_err(load_error)?;
-        Ok(Some(rows.unwrap_or_default().into_iter().map(SepaMandate::from).collect()))
+        let rows = loaders.sepa_mandates.load_one(self.m().id).await.map_err(load_error)?.unwrap_or_default();
+        if !rows.is_empty() && !self.0.access.is_self {
+            bank_read(ctx, self.m().id);
+        }
+        Ok(Some(rows.into_iter().map(SepaMandate::from).collect()))
     }
 
     /// Needs payment.read on the member (R12); null and listed in

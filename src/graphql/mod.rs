@@ -2,6 +2,7 @@
 //! thin: they ask `authz` and read through `loaders` or one SQL statement per list.
 pub mod access;
 pub mod assignment;
+pub mod audit_log;
 pub mod catalogue;
 pub mod connection;
 pub mod error;
@@ -10,9 +11,12 @@ pub mod loaders;
 pub mod member;
 pub mod org_unit;
 pub mod redaction;
+pub mod reporting;
+pub mod retention;
 pub mod scalars;
 pub mod user;
 pub mod viewer;
+pub mod workflow;
 
 use crate::auth::Caller;
 use crate::authz::Grants;
@@ -103,7 +107,15 @@ pub enum Node {
 
 /// Every query of the API, merged from the modules that own them.
 #[derive(MergedObject, Default)]
-pub struct Query(RootQuery, member::MemberQuery, user::UserQuery, catalogue::CatalogueQuery);
+pub struct Query(
+    RootQuery,
+    member::MemberQuery,
+    user::UserQuery,
+    catalogue::CatalogueQuery,
+    workflow::WorkflowQuery,
+    reporting::ReportingQuery,
+    audit_log::AuditQuery,
+);
 
 /// Every mutation of the API, merged from the modules that own them.
 #[derive(MergedObject, Default)]
@@ -114,6 +126,8 @@ pub struct Mutation(
     assignment::AssignmentMutation,
     user::UserMutation,
     catalogue::CatalogueMutation,
+    workflow::WorkflowMutation,
+    retention::RetentionMutation,
 );
 
 #[derive(Default)]

@@ -75,6 +75,36 @@ impl Redactions {
     }
 }
 
+/// The members whose bank data (bank account, SEPA mandates) one request returned,
+/// for the audit trail: who read whose bank data, and when.
+#[derive(Debug, Default)]
+pub struct BankReads {
+    members: Mutex<std::collections::BTreeSet<i64>>,
+}
+
+impl BankReads {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn record(&self, member_id: i64) {
+        if let Ok(mut m) = self.members.lock() {
+            m.insert(member_id);
+        }
+    }
+
+    pub fn members(&self) -> Vec<i64> {
+        self.members.lock().map(|m| m.iter().copied().collect()).unwrap_or_default()
+    }
+}
+
+/// Notes that the current request returns `member_id`'s bank data.
+pub fn bank_read(ctx: &Context<'_>, member_id: i64) {
+    if let Some(r) = ctx.data_opt::<std::sync::Arc<BankReads>>() {
+        r.record(member_id);
+    }
+}
+
 /// The current field's response path, as in `errors[].path`.
 pub fn current_path(ctx: &Context<'_>) -> Value {
     let mut segments = Vec::new();

@@ -21,7 +21,8 @@ use crate::authz::Grants;
 use crate::db::statements;
 use crate::graphql::RequestContext;
 use crate::graphql::loaders::Loaders;
-use crate::graphql::redaction::Redactions;
+use crate::domain::audit;
+use crate::graphql::redaction::{BankReads, Redactions};
 use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql::{ServerError, Value};
@@ -60,14 +61,14 @@ impl Format {
 }
 
 /// A request refused before execution.
-struct Refusal {
-    status: StatusCode,
-    message: String,
-    code: &'static str,
+pub(crate) struct Refusal {
+    pub(crate) status: StatusCode,
+    pub(crate) message: String,
+    pub(crate) code: &'static str,
 }
 
 impl Refusal {
-    fn new(status: StatusCode, message: impl Into<String>, code: &'static str) -> Self {
+    pub(crate) fn new(status: StatusCode, message: impl Into<String>, code: &'static str) -> Self {
         Self { status, message: message.into(), code }
     }
 
@@ -75,11 +76,11 @@ impl Refusal {
         Self::new(StatusCode::BAD_REQUEST, message, "BAD_USER_INPUT")
     }
 
-    fn unauthenticated(message: &str) -> Self {
+    pub(crate) fn unauthenticated(message: &str) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, message, "UNAUTHENTICATED")
     }
 
-    fn internal() -> Self {
+    pub(crate) fn internal() -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error", "INTERNAL")
     }
 }
@@ -133,16 +134,21 @@ pub async fn handle(
     }
 }
 
-/// Authenticates the caller, compiles their grants and runs the request.
-async fn execute(
-    state: &AppState,
-    request_id: Option<String>,
-    headers: &HeaderMap,
-    request: async_graphql::Request,
-) -> Result<async_graphql::Response, Refusal> {
+/// Who is calling, with their grants compiled for this request: the same for
+/// GraphQL and for the CSV endpoints.
+pub(crate) struct Identified {
+    pub(crate) caller: Caller,
+    pub(crate) grants: Arc<Grants>,
+    pub(crate) session_id: Option<String>,
+    pub(crate) api_token_id: Option<i64>,
+    pub(crate) today: chrono::NaiveDate,
+}
+
+/// Authenticates the caller and compiles their grants. A request without
+/// credentials is anonymous; one with bad credentials is refused (401), never
+/// served as anonymous.
+pub(crate) async fn identify(state: &AppState, headers: &HeaderMap) -> Result<Identified, Refusal> {
     let today = state.clock.today();
-    // A request without credentials is anonymous; one with bad credentials is
-    // refused (401), never served as anonymous.
     let (caller, session_id, api_token) = match bearer(headers) {
         Bearer::None => (Caller::Anonymous, None, None),
         Bearer::Malformed => return Err(Refusal::unauthenticated("malformed Authorization header")),
@@ -183,11 +189,24 @@ async fn execute(
             }
         },
     };
-    let api_token_id = api_token.map(|t| t.token_id);
+    Ok(Identified { caller, grants, session_id, api_token_id: api_token.map(|t| t.token_id), today })
+}
+
+/// Authenticates the caller, compiles their grants and runs the request.
+async fn execute(
+    state: &AppState,
+    request_id: Option<String>,
+    headers: &HeaderMap,
+    request: async_graphql::Request,
+) -> Result<async_graphql::Response, Refusal> {
+    let Identified { caller, grants, session_id, api_token_id, today } = identify(state, headers).await?;
     let loaders = Loaders::new(&state.db, grants.clone());
     let redactions = Arc::new(Redactions::new());
-    let context = RequestContext { caller, grants, session_id, api_token_id, today, request_id };
-    let request = request.data(context).data(loaders).data(redactions.clone());
+    let bank_reads = Arc::new(BankReads::new());
+    let actor_user_id = grants.user_id();
+    let context =
+        RequestContext { caller, grants, session_id, api_token_id, today, request_id: request_id.clone() };
+    let request = request.data(context).data(loaders).data(redactions.clone()).data(bank_reads.clone());
     let mut response = state.schema.execute(request).await;
     label_errors(&mut response.errors);
     if let Some(redacted) = redactions.to_extension() {
@@ -195,6 +214,15 @@ async fn execute(
     }
     for needs in redactions.permissions() {
         state.metrics.redacted(needs);
+    }
+    // Who read whose bank data, one row per member, in one statement; a response
+    // whose bank reads cannot be audited is not given out.
+    let read = bank_reads.members();
+    if !read.is_empty()
+        && let Err(e) = audit::record_bank_reads(&state.db, Utc::now(), actor_user_id, request_id, &read).await
+    {
+        tracing::error!(error = %e, "auditing bank reads failed");
+        return Err(Refusal::internal());
     }
     Ok(response)
 }
