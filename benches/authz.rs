@@ -35,6 +35,7 @@ fn catalogue() -> Catalogue {
         id: i as i64 + 1,
         key: g.key.to_owned(),
         name: g.name.to_owned(),
+        description: g.description.to_owned(),
         kind: g.kind,
         permissions: PermSet::from_iter(policy[g.key].iter().copied()),
     }))

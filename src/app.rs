@@ -4,9 +4,10 @@ use crate::auth::oidc::OidcVerifier;
 use crate::auth::password::{PasswordError, PasswordHasher};
 use crate::auth::signin::{AuthError, Authenticator};
 use crate::auth::tokens::{KeyError, TokenService};
-use crate::authz::Authz;
+use crate::authz::{Authz, Invalidate};
+use crate::clock::Clock;
 use crate::config::Settings;
-use crate::domain::{DomainError, seed};
+use crate::domain::{DomainError, lifecycle, seed};
 use crate::http::metrics::Metrics;
 use crate::http::{self, AppState};
 use crate::{db, graphql};
@@ -15,7 +16,12 @@ use sea_orm::{DatabaseConnection, DbErr, EntityTrait, PaginatorTrait};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
+
+/// How often a serving instance runs the lifecycle job (units past their end, members
+/// whose leaving date came). Changes are by the day; an hour bounds the delay.
+const LIFECYCLE_EVERY: Duration = Duration::from_secs(3600);
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -40,6 +46,8 @@ pub struct App {
     router: axum::Router,
     db: DatabaseConnection,
     local_addr: SocketAddr,
+    authz: Arc<Authz>,
+    clock: Clock,
 }
 
 impl App {
@@ -58,6 +66,8 @@ impl App {
             seed::demo::seed(&db, &hasher, settings.clock).await?;
         }
         let authz = Arc::new(Authz::new(db.clone()));
+        // At start, before the first request: a failure is logged, never fatal.
+        run_lifecycle(&db, &authz, settings.clock).await;
         let tokens = TokenService::new(
             &settings.signing_keys()?,
             &settings.tokens.issuer,
@@ -83,9 +93,9 @@ impl App {
         let local_addr = listener.local_addr().map_err(AppError::Serve)?;
         let public_url = settings.public_url.clone().unwrap_or_else(|| format!("http://{local_addr}"));
         let state =
-            AppState { schema, db: db.clone(), authz, auth, public_url, clock: settings.clock, metrics };
+            AppState { schema, db: db.clone(), authz: authz.clone(), auth, public_url, clock: settings.clock, metrics };
         let router = http::router(state, &settings);
-        Ok(Self { listener, router, db, local_addr })
+        Ok(Self { listener, router, db, local_addr, authz, clock: settings.clock })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -106,12 +116,47 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), AppError> {
         tracing::info!(addr = %self.local_addr, "serving");
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .map_err(AppError::Serve)?;
+        let job = tokio::spawn(lifecycle_every_hour(self.db.clone(), self.authz.clone(), self.clock));
+        let served = axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await;
+        // The job stops with the server; an interrupted run rolls back (its
+        // transaction is dropped) and the next start repeats it.
+        job.abort();
+        let _ = job.await;
+        served.map_err(AppError::Serve)?;
         self.db.close().await?;
         Ok(())
+    }
+}
+
+/// One run of the lifecycle job; failures are logged and retried on the next run.
+async fn run_lifecycle(db: &DatabaseConnection, authz: &Authz, clock: Clock) {
+    match lifecycle::run(db, clock.today()).await {
+        Ok(report) => {
+            for user_id in &report.users_changed {
+                authz.user_changed(*user_id);
+            }
+            if report.changed_anything() {
+                tracing::info!(
+                    units_ended = report.units_ended.len(),
+                    members_left = report.members_left.len(),
+                    "lifecycle job applied date-driven changes"
+                );
+            }
+            if report.due_for_anonymization > 0 {
+                tracing::info!(members = report.due_for_anonymization, "former members due for anonymization");
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "lifecycle job failed; retrying on the next run"),
+    }
+}
+
+/// The hourly runs while serving (the first at start happened in `App::build`).
+async fn lifecycle_every_hour(db: DatabaseConnection, authz: Arc<Authz>, clock: Clock) {
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + LIFECYCLE_EVERY, LIFECYCLE_EVERY);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        run_lifecycle(&db, &authz, clock).await;
     }
 }
 

@@ -1,11 +1,11 @@
-//! The `verband` command: serve (default), migrate, schema, bootstrap, seed.
+//! The `verband` command: serve (default), migrate, schema, bootstrap, seed, maintain.
 use clap::{Args, Parser, Subcommand};
 use std::process::ExitCode;
 use std::time::Instant;
 use verband::auth::password::PasswordHasher;
 use verband::config::{LogFormat, Settings};
 use verband::domain::bootstrap::{self, AdminInput};
-use verband::domain::seed;
+use verband::domain::{lifecycle, seed};
 use verband::{App, db, graphql};
 
 #[derive(Parser)]
@@ -40,6 +40,9 @@ enum Command {
     },
     /// Load demo or synthetic data into an empty database.
     Seed(SeedArgs),
+    /// Run the lifecycle job once (units past their end become ENDED, members whose
+    /// leaving date came become LEFT), e.g. from cron when no server runs.
+    Maintain,
 }
 
 #[derive(Args)]
@@ -130,6 +133,19 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 done.user_id,
                 done.root_unit_id,
                 if done.created_root { "created" } else { "already existed" }
+            );
+        }
+        Command::Maintain => {
+            let conn = db::connect(&settings).await?;
+            db::migrate(&conn).await?;
+            let report = lifecycle::run(&conn, settings.clock.today()).await?;
+            // Running servers check a member's status on every request, so a member
+            // who left here is refused there too and their cached grants go unused.
+            println!(
+                "lifecycle: {} units ended, {} members left, {} former members due for anonymization",
+                report.units_ended.len(),
+                report.members_left.len(),
+                report.due_for_anonymization
             );
         }
         Command::Seed(args) => {

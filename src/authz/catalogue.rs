@@ -10,6 +10,7 @@ pub struct GroupInfo {
     pub id: i64,
     pub key: String,
     pub name: String,
+    pub description: String,
     pub kind: GroupKind,
     pub permissions: PermSet,
 }
@@ -39,6 +40,7 @@ impl Catalogue {
             id: g.id,
             key: g.key,
             name: g.name,
+            description: g.description,
             kind: g.kind,
         })))
     }

@@ -139,6 +139,7 @@ fn catalogue(group_perms: &[u32]) -> Catalogue {
             id: i as i64 + 1,
             key: format!("g{}", i + 1),
             name: String::new(),
+            description: String::new(),
             kind,
             permissions: perms.of_kind(kind),
         }

@@ -7,6 +7,7 @@ pub mod bootstrap;
 pub mod catalogue;
 pub mod catalogue_admin;
 pub mod error;
+pub mod lifecycle;
 pub mod members;
 pub mod org_units;
 pub mod reporting;

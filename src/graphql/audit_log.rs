@@ -1,13 +1,190 @@
-//! The audit trail as a query.
-use async_graphql::Object;
+//! The audit trail as a query: audit.read sees every event; holders of member.write
+//! see the events about the members in their scope (changes and bank-data reads).
+use super::connection::{PageInfo, page_size};
+use super::error::{ApiError, gql};
+use super::id::{self, Kind};
+use super::scalars::DateTime;
+use super::{db, request, signed_in};
+use crate::authz::{Grants, Permission};
+use async_graphql::{Context, ID, InputObject, Json, Object, SimpleObject};
+use entity::{audit_event, member, user};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select};
+use std::collections::HashMap;
+
+/// Which events to list; all filters combine.
+#[derive(InputObject, Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// The kind of record: `member`, `org_unit`, `assignment`, `user`, …
+    pub entity: Option<String>,
+    /// One record, by its global id (its kind sets `entity`).
+    pub entity_id: Option<ID>,
+    /// Events by this user.
+    pub actor: Option<ID>,
+    /// e.g. `member.update`, `bank.read`.
+    pub action: Option<String>,
+    pub from: Option<DateTime>,
+    pub to: Option<DateTime>,
+}
+
+/// One recorded change, or one read of a member's bank data.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct AuditEvent {
+    pub id: ID,
+    pub at: DateTime,
+    pub actor_id: Option<ID>,
+    /// The acting user's username (null for the system itself).
+    pub actor_name: Option<String>,
+    pub action: String,
+    pub entity: String,
+    pub entity_id: String,
+    pub before: Option<Json<serde_json::Value>>,
+    pub after: Option<Json<serde_json::Value>>,
+    /// The request that made the change (the `x-request-id` of its response).
+    pub request_id: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct AuditEventConnection {
+    pub nodes: Vec<AuditEvent>,
+    pub page_info: PageInfo,
+    pub total_count: u64,
+}
+
+fn entity_of(kind: Kind) -> &'static str {
+    match kind {
+        Kind::OrgUnit => "org_unit",
+        Kind::Member => "member",
+        Kind::User => "user",
+        Kind::Assignment => "assignment",
+        Kind::PermissionGroup => "permission_group",
+        Kind::ApiToken => "api_token",
+        Kind::Activity => "activity",
+        Kind::Level => "level",
+        Kind::SepaMandate => "sepa_mandate",
+        Kind::Payment => "payment",
+        Kind::Admission => "admission",
+        Kind::Transfer => "transfer",
+        Kind::AuditEvent => "audit_event",
+    }
+}
+
+/// The events the caller may read, as one SQL condition: all with audit.read;
+/// else those about members on whom the caller holds member.write.
+fn readable(grants: &Grants) -> Option<Condition> {
+    if grants.holds_system(Permission::AuditRead) {
+        return Some(Condition::all());
+    }
+    if !grants.holds_anywhere(Permission::MemberWrite) {
+        return None;
+    }
+    // Entity ids are stored as text, so the member ids are compared as text too.
+    let in_scope = Query::select()
+        .expr(Expr::col((member::Entity, member::Column::Id)).cast_as(Alias::new("TEXT")))
+        .from(member::Entity)
+        .cond_where(grants.unit_condition(Permission::MemberWrite, member::Column::HomeUnitId))
+        .take();
+    Some(
+        Condition::all()
+            .add(audit_event::Column::Entity.eq("member"))
+            .add(audit_event::Column::EntityId.in_subquery(in_scope)),
+    )
+}
+
+fn filtered(grants: &Grants, filter: &AuditFilter) -> async_graphql::Result<Select<audit_event::Entity>> {
+    let Some(scope) = readable(grants) else {
+        return Err(gql(ApiError::Forbidden(
+            "the audit log needs audit.read, or member.write for the members in your scope".into(),
+        )));
+    };
+    let mut select = audit_event::Entity::find().filter(scope);
+    if let Some(entity) = &filter.entity {
+        select = select.filter(audit_event::Column::Entity.eq(entity.trim()));
+    }
+    if let Some(global) = &filter.entity_id {
+        let (kind, raw) = id::decode_any(global, "filter.entityId")?;
+        select = select
+            .filter(audit_event::Column::Entity.eq(entity_of(kind)))
+            .filter(audit_event::Column::EntityId.eq(raw.to_string()));
+    }
+    if let Some(actor) = &filter.actor {
+        select = select.filter(audit_event::Column::ActorUserId.eq(id::decode(actor, Kind::User, "filter.actor")?));
+    }
+    if let Some(action) = &filter.action {
+        select = select.filter(audit_event::Column::Action.eq(action.trim()));
+    }
+    if let Some(from) = &filter.from {
+        select = select.filter(audit_event::Column::At.gte(from.0));
+    }
+    if let Some(to) = &filter.to {
+        select = select.filter(audit_event::Column::At.lt(to.0));
+    }
+    Ok(select)
+}
 
 #[derive(Default)]
 pub struct AuditQuery;
 
 #[Object]
 impl AuditQuery {
-    /// Placeholder until the audit log query lands.
-    async fn audit_pending(&self) -> bool {
-        false
+    /// The audit trail, newest first: every change with its before and after, and
+    /// every read of a member's bank data (who read whose, and when). audit.read
+    /// sees all events; member.write holders see those about the members in their
+    /// scope.
+    async fn audit_log(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<AuditFilter>,
+        #[graphql(default = 50)] first: i32,
+        after: Option<String>,
+    ) -> async_graphql::Result<AuditEventConnection> {
+        signed_in(ctx)?;
+        let limit = page_size(first)?;
+        let grants = &request(ctx).grants;
+        let matching = filtered(grants, &filter.unwrap_or_default())?;
+        let conn = db(ctx)?;
+        let mut page = matching.clone().order_by_desc(audit_event::Column::Id).limit(limit + 1);
+        if let Some(cursor) = &after {
+            page = page.filter(audit_event::Column::Id.lt(id::decode_cursor(cursor, "after")?));
+        }
+        let mut rows = page.all(conn).await.map_err(gql)?;
+        let has_next_page = rows.len() as u64 > limit;
+        rows.truncate(limit as usize);
+        let actor_ids: Vec<i64> = rows.iter().filter_map(|r| r.actor_user_id).collect();
+        let names: HashMap<i64, String> = if actor_ids.is_empty() {
+            HashMap::new()
+        } else {
+            user::Entity::find()
+                .filter(user::Column::Id.is_in(actor_ids))
+                .all(conn)
+                .await
+                .map_err(gql)?
+                .into_iter()
+                .map(|u| (u.id, u.username))
+                .collect()
+        };
+        let total_count = matching.count(conn).await.map_err(gql)?;
+        let page_info = PageInfo {
+            has_next_page,
+            has_previous_page: after.is_some(),
+            start_cursor: rows.first().map(|r| id::cursor(r.id)),
+            end_cursor: rows.last().map(|r| id::cursor(r.id)),
+        };
+        let nodes = rows
+            .into_iter()
+            .map(|r| AuditEvent {
+                id: id::encode(Kind::AuditEvent, r.id),
+                at: DateTime(r.at),
+                actor_id: r.actor_user_id.map(|a| id::encode(Kind::User, a)),
+                actor_name: r.actor_user_id.and_then(|a| names.get(&a).cloned()),
+                action: r.action,
+                entity: r.entity,
+                entity_id: r.entity_id,
+                before: r.before.map(Json),
+                after: r.after.map(Json),
+                request_id: r.request_id,
+            })
+            .collect();
+        Ok(AuditEventConnection { nodes, page_info, total_count })
     }
 }

@@ -4,17 +4,15 @@
 use super::access::PermissionName;
 use super::error::{ApiError, gql};
 use super::id::{self, Kind};
-use super::loaders::{LoadError, Loaders, load_error};
+use super::loaders::{Loaders, load_error};
 use super::org_unit::Level;
 use super::{db, request, signed_in};
 use crate::authz::catalogue::{Catalogue, GroupInfo};
 use crate::authz::{Authz, Invalidate, Permission};
 use crate::domain::catalogue_admin::{self, ActivityChange, GroupChange, NewActivity, NewGroup};
-use async_graphql::dataloader::Loader;
 use async_graphql::{Context, Enum, ID, InputObject, Object};
-use entity::{GroupKind, activity, activity_allowed_group, level, permission_group};
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
-use std::collections::HashMap;
+use entity::{GroupKind, activity, level, permission_group};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use std::sync::Arc;
 
 /// MEMBERSHIP groups hold permissions at units (assignments, global tree group);
@@ -74,9 +72,8 @@ impl PermissionGroup {
     }
 
     /// What the group is for, in the users' words.
-    async fn description(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
-        let row = permission_group::Entity::find_by_id(self.0.id).one(db(ctx)?).await.map_err(gql)?;
-        Ok(row.map(|g| g.description).unwrap_or_default())
+    async fn description(&self) -> &str {
+        &self.0.description
     }
 
     /// Every permission the group grants.
@@ -117,41 +114,12 @@ impl Activity {
     /// The permission groups an assignment of this activity may give, as level or
     /// tree group (R9).
     async fn allowed_groups(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<PermissionGroup>> {
-        // One indexed statement per activity; `AllowedGroupsLoader` batches it once
-        // the per-request `Loaders` carry one.
-        let ids = catalogue_admin::allowed_group_ids(db(ctx)?, self.0.id).await.map_err(gql)?;
+        // Batched across the activities of a list.
+        let rows = ctx.data::<Loaders>()?.allowed_groups.load_one(self.0.id).await.map_err(load_error)?;
+        let mut ids: Vec<i64> = rows.unwrap_or_default().into_iter().map(|g| g.permission_group_id).collect();
+        ids.sort_unstable();
         let catalogue = catalogue(ctx).await?;
         Ok(ids.into_iter().filter_map(|id| catalogue.group(id).cloned().map(PermissionGroup)).collect())
-    }
-}
-
-/// The allowed group ids of activities, one statement per batch (for the
-/// per-request `Loaders`; every requested activity gets an answer).
-pub struct AllowedGroupsLoader {
-    db: DatabaseConnection,
-}
-
-impl AllowedGroupsLoader {
-    pub fn new(db: &DatabaseConnection) -> Self {
-        Self { db: db.clone() }
-    }
-}
-
-impl Loader<i64> for AllowedGroupsLoader {
-    type Value = Vec<i64>;
-    type Error = LoadError;
-
-    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Vec<i64>>, LoadError> {
-        let mut out: HashMap<i64, Vec<i64>> = keys.iter().map(|k| (*k, Vec::new())).collect();
-        let rows = activity_allowed_group::Entity::find()
-            .filter(activity_allowed_group::Column::ActivityId.is_in(keys.iter().copied()))
-            .order_by_asc(activity_allowed_group::Column::PermissionGroupId)
-            .all(&self.db)
-            .await?;
-        for row in rows {
-            out.entry(row.activity_id).or_default().push(row.permission_group_id);
-        }
-        Ok(out)
     }
 }
 

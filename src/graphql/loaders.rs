@@ -8,7 +8,10 @@ use crate::authz::Grants;
 use crate::db::statements::spawn_counted;
 use crate::domain::members::{MemberRow, visible_rows};
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
-use entity::{activity, assignment, bank_account, level, member, org_unit, payment, sepa_mandate, user};
+use entity::{
+    activity, activity_allowed_group, assignment, bank_account, level, member, org_unit, payment, sepa_mandate,
+    user, user_system_group,
+};
 use sea_orm::{
     ColumnTrait, DatabaseConnection, DbErr, EntityTrait, Iterable, PrimaryKeyToColumn, QueryFilter, QueryOrder,
 };
@@ -35,6 +38,10 @@ pub struct Loaders {
     pub assignments_by_member: Cached<ListBy<assignment::Entity>>,
     /// The offices held at a unit, by unit id (callers apply visibility).
     pub assignments_by_unit: Cached<ListBy<assignment::Entity>>,
+    /// A user's system groups, by user id.
+    pub system_groups: Cached<ListBy<user_system_group::Entity>>,
+    /// The groups an activity allows (R9), by activity id.
+    pub allowed_groups: Cached<ListBy<activity_allowed_group::Entity>>,
     /// The user of a member (member users), by member id.
     pub user_by_member: Cached<OneBy<user::Entity>>,
 }
@@ -58,6 +65,14 @@ impl Loaders {
             payments: cached(ListBy::new(db, payment::Column::MemberId, |p: &payment::Model| p.member_id)),
             assignments_by_member: cached(ListBy::new(db, assignment::Column::MemberId, |a: &assignment::Model| a.member_id)),
             assignments_by_unit: cached(ListBy::new(db, assignment::Column::OrgUnitId, |a: &assignment::Model| a.org_unit_id)),
+            system_groups: cached(ListBy::new(db, user_system_group::Column::UserId, |g: &user_system_group::Model| {
+                g.user_id
+            })),
+            allowed_groups: cached(ListBy::new(
+                db,
+                activity_allowed_group::Column::ActivityId,
+                |g: &activity_allowed_group::Model| g.activity_id,
+            )),
             user_by_member: cached(OneBy::new(db, user::Column::MemberId, |u: &user::Model| u.member_id)),
         }
     }

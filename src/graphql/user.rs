@@ -6,7 +6,7 @@ use super::catalogue::PermissionGroup;
 use super::connection::{PageInfo, page_size};
 use super::error::{ApiError, gql};
 use super::id::{self, Kind};
-use super::loaders::{LoadError, Loaders, load_error};
+use super::loaders::{Loaders, load_error};
 use super::member::{self, Member};
 use super::scalars::{Date, DateTime};
 use super::{db, request, signed_in};
@@ -14,15 +14,13 @@ use crate::auth::signin::Authenticator;
 use crate::authz::members::visible_members;
 use crate::authz::{Authz, Grants, Invalidate, Permission};
 use crate::domain::users::{self, MemberLogin, NewUser};
-use async_graphql::dataloader::Loader;
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
-use entity::{member as member_entity, user, user_system_group};
+use entity::{member as member_entity, user};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, Query};
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect, Select,
 };
-use std::collections::HashMap;
 use std::sync::Arc;
 
 /// A login: a member user (with a member) or a system user (without).
@@ -89,9 +87,10 @@ impl User {
 
     /// The SYSTEM groups assigned to the user; they act only when `level` > 2 (R7).
     async fn system_groups(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<PermissionGroup>> {
-        // One indexed statement per user; `SystemGroupsLoader` batches it once the
-        // per-request `Loaders` carry one.
-        let ids = users::system_group_ids(db(ctx)?, self.0.id).await.map_err(gql)?;
+        // Batched across the users of a page.
+        let rows = ctx.data::<Loaders>()?.system_groups.load_one(self.0.id).await.map_err(load_error)?;
+        let mut ids: Vec<i64> = rows.unwrap_or_default().into_iter().map(|g| g.permission_group_id).collect();
+        ids.sort_unstable();
         let catalogue = ctx.data::<Arc<Authz>>()?.catalogue().await.map_err(gql)?;
         Ok(ids.into_iter().filter_map(|id| catalogue.group(id).cloned().map(PermissionGroup)).collect())
     }
@@ -104,36 +103,6 @@ impl User {
     /// When the login was created.
     async fn created_at(&self) -> DateTime {
         DateTime(self.0.created_at)
-    }
-}
-
-/// The system group ids of users, one statement per batch (for the per-request
-/// `Loaders`; every requested user gets an answer).
-pub struct SystemGroupsLoader {
-    db: DatabaseConnection,
-}
-
-impl SystemGroupsLoader {
-    pub fn new(db: &DatabaseConnection) -> Self {
-        Self { db: db.clone() }
-    }
-}
-
-impl Loader<i64> for SystemGroupsLoader {
-    type Value = Vec<i64>;
-    type Error = LoadError;
-
-    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Vec<i64>>, LoadError> {
-        let mut out: HashMap<i64, Vec<i64>> = keys.iter().map(|k| (*k, Vec::new())).collect();
-        let rows = user_system_group::Entity::find()
-            .filter(user_system_group::Column::UserId.is_in(keys.iter().copied()))
-            .order_by_asc(user_system_group::Column::PermissionGroupId)
-            .all(&self.db)
-            .await?;
-        for row in rows {
-            out.entry(row.user_id).or_default().push(row.permission_group_id);
-        }
-        Ok(out)
     }
 }
 

@@ -1,5 +1,7 @@
-//! The HTTP surface: GraphQL (POST and GET), GraphiQL, health, readiness, metrics.
+//! The HTTP surface: GraphQL (POST and GET), GraphiQL, CSV reports and exports,
+//! health, readiness, metrics.
 pub mod auth;
+pub mod exports;
 pub mod graphql;
 pub mod health;
 pub mod metrics;
@@ -41,6 +43,9 @@ pub fn router(state: AppState, settings: &Settings) -> Router {
     Router::new()
         .route("/", get(graphql::graphiql))
         .route("/graphql", get(graphql::handle).post(graphql::handle))
+        // CSV for dashboards and scripts, authenticated like GraphQL.
+        .route("/reports/member-counts.csv", get(exports::member_counts_csv))
+        .route("/exports/members.csv", get(exports::members_csv))
         .route("/auth/login", get(auth::login))
         .route("/auth/callback", get(auth::callback))
         .route("/healthz", get(health::healthz))

@@ -124,7 +124,20 @@ async fn template(kind: Template) -> &'static str {
     .await
 }
 
-/// Databases of earlier runs (other process ids) are dropped.
+/// The test process that made a database (its name carries the process id) still
+/// runs: its databases are in use by a concurrent test run.
+fn owner_alive(name: &str) -> bool {
+    // `verband_tpl_<kind>_<pid>` and `verband_t_<pid>_<n>`.
+    let parts: Vec<&str> = name.split('_').collect();
+    let pid = match parts.as_slice() {
+        ["verband", "tpl", _, pid] => pid.parse::<u32>().ok(),
+        ["verband", "t", pid, _] => pid.parse::<u32>().ok(),
+        _ => None,
+    };
+    pid.is_some_and(|pid| std::path::Path::new(&format!("/proc/{pid}")).exists())
+}
+
+/// Databases of earlier runs (other process ids, no longer running) are dropped.
 async fn drop_stale_databases(admin: &DatabaseConnection) {
     let mine = format!("_{}", std::process::id());
     let rows = admin
@@ -139,7 +152,7 @@ async fn drop_stale_databases(admin: &DatabaseConnection) {
             continue;
         };
         let is_mine = name.ends_with(&mine) || name.contains(&format!("{mine}_"));
-        if !is_mine {
+        if !is_mine && !owner_alive(&name) {
             let _ = admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
         }
     }

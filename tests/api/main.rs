@@ -5,6 +5,7 @@
 mod admin;
 mod batching;
 mod assignments;
+mod audit;
 mod common;
 mod foundation;
 mod http;
@@ -14,3 +15,4 @@ mod oidc;
 mod rules;
 mod seeds;
 mod signin;
+mod workflows;
