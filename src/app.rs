@@ -92,8 +92,15 @@ impl App {
             .map_err(|source| AppError::Bind { addr: settings.listen, source })?;
         let local_addr = listener.local_addr().map_err(AppError::Serve)?;
         let public_url = settings.public_url.clone().unwrap_or_else(|| format!("http://{local_addr}"));
-        let state =
-            AppState { schema, db: db.clone(), authz: authz.clone(), auth, public_url, clock: settings.clock, metrics };
+        let state = AppState {
+            schema,
+            db: db.clone(),
+            authz: authz.clone(),
+            auth,
+            public_url,
+            clock: settings.clock,
+            metrics,
+        };
         let router = http::router(state, &settings);
         Ok(Self { listener, router, db, local_addr, authz, clock: settings.clock })
     }
@@ -143,7 +150,10 @@ async fn run_lifecycle(db: &DatabaseConnection, authz: &Authz, clock: Clock) {
                 );
             }
             if report.due_for_anonymization > 0 {
-                tracing::info!(members = report.due_for_anonymization, "former members due for anonymization");
+                tracing::info!(
+                    members = report.due_for_anonymization,
+                    "former members due for anonymization"
+                );
             }
         }
         Err(e) => tracing::warn!(error = %e, "lifecycle job failed; retrying on the next run"),

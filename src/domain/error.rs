@@ -12,6 +12,10 @@ pub enum DomainError {
     NotFound,
     #[error("forbidden: {0}")]
     Forbidden(String),
+    /// Refused for lack of one permission (named in the error for clients and in the
+    /// denial metrics).
+    #[error("forbidden: {message}")]
+    Denied { permission: crate::authz::Permission, message: String },
     #[error("database error")]
     Db(#[from] DbErr),
     #[error("internal error: {0}")]
@@ -21,5 +25,9 @@ pub enum DomainError {
 impl DomainError {
     pub fn bad_input(field: &'static str, message: impl Into<String>) -> Self {
         Self::BadInput { field, message: message.into() }
+    }
+
+    pub fn denied(permission: crate::authz::Permission, message: impl Into<String>) -> Self {
+        Self::Denied { permission, message: message.into() }
     }
 }

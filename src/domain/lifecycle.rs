@@ -12,14 +12,14 @@
 //! from the next day on without any write. Anonymizing after retention is a decision
 //! with member.delete (`anonymizeMember`), never automatic; the report counts the
 //! members due for it.
-use super::retention::revoke_sessions;
 use super::DomainError;
+use super::retention::revoke_sessions;
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::{MemberStatus, OrgUnitStatus, audit_event, member, org_unit, user};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, Set,
-    TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
+    Set, TransactionTrait,
 };
 use serde_json::json;
 

@@ -245,7 +245,10 @@ pub async fn create_member(
     actor.signed_in()?;
     let unit = unit_for_write(db, actor.grants, input.home_unit_id, "homeUnitId").await?;
     if !writes::may_create_member(actor.grants, &unit.path) {
-        return Err(DomainError::Forbidden(format!("you do not hold member.create at {} (R13)", unit.name)));
+        return Err(DomainError::denied(
+            Permission::MemberCreate,
+            format!("you do not hold member.create at {} (R13)", unit.name),
+        ));
     }
     writable(&unit)?;
     let first_name = validate::text("firstName", &input.first_name, 100)?;
@@ -331,11 +334,14 @@ pub async fn update_member(
     if !may_write {
         let own_contact = writes::may_update_own_contact(actor.grants, member_id) && changes.is_contact_only();
         if !own_contact {
-            return Err(DomainError::Forbidden(if row.access.is_self {
-                "you may change only your own email, phone and address (R17)".into()
-            } else {
-                "you do not hold member.write on this member (R13)".into()
-            }));
+            return Err(DomainError::denied(
+                Permission::MemberWrite,
+                if row.access.is_self {
+                    "you may change only your own email, phone and address (R17)"
+                } else {
+                    "you do not hold member.write on this member (R13)"
+                },
+            ));
         }
     }
     let home = org_unit::Entity::find_by_id(row.member.home_unit_id).one(db).await?.ok_or(DomainError::NotFound)?;
@@ -344,10 +350,10 @@ pub async fn update_member(
         Some(to) => {
             let unit = unit_for_write(db, actor.grants, to, "homeUnitId").await?;
             if !writes::may_update_member(actor.grants, &row.home_path, Some(&unit.path)) {
-                return Err(DomainError::Forbidden(format!(
-                    "moving a member needs member.write at the destination {} (R13)",
-                    unit.name
-                )));
+                return Err(DomainError::denied(
+                    Permission::MemberWrite,
+                    format!("moving a member needs member.write at the destination {} (R13)", unit.name),
+                ));
             }
             writable(&unit)?;
             Some(unit)
@@ -432,7 +438,7 @@ async fn member_for<C: ConnectionTrait>(
     actor.signed_in()?;
     let row = find_visible(conn, actor.grants, member_id).await?.ok_or(DomainError::NotFound)?;
     if !actor.grants.holds_at(needs, &row.home_path) {
-        return Err(DomainError::Forbidden(format!("you do not hold {needs} on this member (R13)")));
+        return Err(DomainError::denied(needs, format!("you do not hold {needs} on this member (R13)")));
     }
     let home = org_unit::Entity::find_by_id(row.member.home_unit_id).one(conn).await?.ok_or(DomainError::NotFound)?;
     writable(&home)?;

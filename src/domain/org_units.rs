@@ -40,7 +40,10 @@ pub async fn create_org_unit(
     actor.signed_in()?;
     let parent = unit_for_write(db, actor.grants, input.parent_id, "parentId").await?;
     if !crate::authz::members::writes::may_create_unit_below(actor.grants, &parent.path) {
-        return Err(DomainError::Forbidden(format!("you do not hold unit.write at {} (R13)", parent.name)));
+        return Err(DomainError::denied(
+            Permission::UnitWrite,
+            format!("you do not hold unit.write at {} (R13)", parent.name),
+        ));
     }
     writable(&parent)?;
     let name = validate::text("name", &input.name, 200)?;
@@ -119,7 +122,10 @@ pub async fn update_org_unit(
     actor.signed_in()?;
     let unit = unit_for_write(db, actor.grants, unit_id, "id").await?;
     if !actor.grants.holds_at(Permission::UnitWrite, &unit.path) {
-        return Err(DomainError::Forbidden(format!("you do not hold unit.write at {} (R13)", unit.name)));
+        return Err(DomainError::denied(
+            Permission::UnitWrite,
+            format!("you do not hold unit.write at {} (R13)", unit.name),
+        ));
     }
     let only_status = changes.name.is_none()
         && changes.short_name.is_none()

@@ -11,8 +11,8 @@ use chrono::{Datelike, Days, NaiveDate};
 use entity::{MemberStatus, bank_account, member, org_unit};
 use sea_orm::sea_query::{Expr, ExprTrait, Query, SelectStatement};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    Statement, Value,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Statement, Value,
 };
 use std::collections::HashMap;
 
@@ -66,7 +66,9 @@ pub fn periods(from: NaiveDate, to: NaiveDate, interval: Interval) -> Vec<(Naive
     while start <= to {
         let natural_end = match interval {
             Interval::Day => Some(start),
-            Interval::Week => start.checked_add_days(Days::new(u64::from(6 - start.weekday().num_days_from_monday()))),
+            Interval::Week => {
+                start.checked_add_days(Days::new(u64::from(6 - start.weekday().num_days_from_monday())))
+            }
             Interval::Month => last_of_month(start),
         };
         let end = natural_end.map_or(to, |e| Ord::min(e, to));
@@ -151,8 +153,11 @@ fn next_day(backend: DatabaseBackend, expr: &str) -> String {
 /// Members counted by a series: visible to the caller (R11/R15/R17), at home in
 /// the subtree, with a join date; a leave date before the join date never counts.
 fn counted_members(grants: &Grants, path: &str) -> SelectStatement {
-    let subtree =
-        Query::select().column(org_unit::Column::Id).from(org_unit::Entity).cond_where(org_unit::in_subtree(path)).take();
+    let subtree = Query::select()
+        .column(org_unit::Column::Id)
+        .from(org_unit::Entity)
+        .cond_where(org_unit::in_subtree(path))
+        .take();
     Query::select()
         .column((member::Entity, member::Column::JoinedOn))
         .column((member::Entity, member::Column::LeftOn))
@@ -163,12 +168,10 @@ fn counted_members(grants: &Grants, path: &str) -> SelectStatement {
                 .add(member::Column::HomeUnitId.in_subquery(subtree))
                 .add(member::Column::JoinedOn.is_not_null())
                 .add(
-                    Condition::any()
-                        .add(member::Column::LeftOn.is_null())
-                        .add(Expr::col((member::Entity, member::Column::LeftOn)).gte(Expr::col((
-                            member::Entity,
-                            member::Column::JoinedOn,
-                        )))),
+                    Condition::any().add(member::Column::LeftOn.is_null()).add(
+                        Expr::col((member::Entity, member::Column::LeftOn))
+                            .gte(Expr::col((member::Entity, member::Column::JoinedOn))),
+                    ),
                 ),
         )
         .take()

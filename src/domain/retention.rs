@@ -12,8 +12,8 @@ use entity::{
 };
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel,
-    PaginatorTrait, QueryFilter, QuerySelect, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
+    IntoActiveModel, PaginatorTrait, QueryFilter, QuerySelect, Set, TransactionTrait,
 };
 use serde_json::json;
 
@@ -122,7 +122,10 @@ pub async fn end_membership(
     }
     let latest = actor.today.checked_add_days(Days::new(MAX_NOTICE_DAYS)).unwrap_or(NaiveDate::MAX);
     if left_on > latest {
-        return Err(DomainError::bad_input("leftOn", format!("may lie at most two years ahead (until {latest})")));
+        return Err(DomainError::bad_input(
+            "leftOn",
+            format!("may lie at most two years ahead (until {latest})"),
+        ));
     }
     let left_now = left_on <= actor.today;
 
@@ -145,7 +148,11 @@ pub async fn end_membership(
         .col_expr(assignment::Column::UpdatedAt, Expr::value(actor.now))
         .filter(assignment::Column::MemberId.eq(member_id))
         .filter(assignment::Column::StartsOn.lte(left_on))
-        .filter(Condition::any().add(assignment::Column::EndsOn.is_null()).add(assignment::Column::EndsOn.gt(left_on)))
+        .filter(
+            Condition::any()
+                .add(assignment::Column::EndsOn.is_null())
+                .add(assignment::Column::EndsOn.gt(left_on)),
+        )
         .exec(&txn)
         .await?
         .rows_affected;
@@ -249,16 +256,21 @@ pub async fn anonymize_member(
     }
     let before = row.member;
     if let Some(at) = before.anonymized_at {
-        return Err(DomainError::Conflict(format!("the member was already anonymized on {}", at.date_naive())));
+        return Err(DomainError::Conflict(format!(
+            "the member was already anonymized on {}",
+            at.date_naive()
+        )));
     }
     if before.status != MemberStatus::Left {
         return Err(DomainError::Conflict(
-            "only former members are anonymized, after their retention period: end the membership first".into(),
+            "only former members are anonymized, after their retention period: end the membership first"
+                .into(),
         ));
     }
     let Some(until) = before.retention_until.or(before.left_on.map(retention_until)) else {
         return Err(DomainError::Conflict(
-            "no leaving date on record, so the retention period is unknown: record when the member left".into(),
+            "no leaving date on record, so the retention period is unknown: record when the member left"
+                .into(),
         ));
     };
     if until >= actor.today {
@@ -269,17 +281,22 @@ pub async fn anonymize_member(
     }
 
     let txn = db.begin().await?;
-    let had_bank_account =
-        bank_account::Entity::delete_many().filter(bank_account::Column::MemberId.eq(member_id)).exec(&txn).await?;
-    let mandates =
-        sepa_mandate::Entity::delete_many().filter(sepa_mandate::Column::MemberId.eq(member_id)).exec(&txn).await?;
+    let had_bank_account = bank_account::Entity::delete_many()
+        .filter(bank_account::Column::MemberId.eq(member_id))
+        .exec(&txn)
+        .await?;
+    let mandates = sepa_mandate::Entity::delete_many()
+        .filter(sepa_mandate::Column::MemberId.eq(member_id))
+        .exec(&txn)
+        .await?;
     // Amounts and dates stay for the sums; a note may name the payer.
     payment::Entity::update_many()
         .col_expr(payment::Column::Note, Expr::value(Option::<String>::None))
         .filter(payment::Column::MemberId.eq(member_id))
         .exec(&txn)
         .await?;
-    let payments = payment::Entity::find().filter(payment::Column::MemberId.eq(member_id)).count(&txn).await?;
+    let payments =
+        payment::Entity::find().filter(payment::Column::MemberId.eq(member_id)).count(&txn).await?;
     // The application to join holds the same personal data.
     admission::Entity::update_many()
         .col_expr(admission::Column::FirstName, Expr::value(ANONYMIZED_NAME))
@@ -298,12 +315,19 @@ pub async fn anonymize_member(
     // Logins go entirely (sessions, API tokens and system groups cascade).
     let user_ids = user_ids_of(&txn, member_id).await?;
     if !user_ids.is_empty() {
-        user::Entity::delete_many().filter(user::Column::Id.is_in(user_ids.iter().copied())).exec(&txn).await?;
+        user::Entity::delete_many()
+            .filter(user::Column::Id.is_in(user_ids.iter().copied()))
+            .exec(&txn)
+            .await?;
     }
     let history = audit_event::Entity::find()
         .filter(audit_event::Column::Entity.eq("member"))
         .filter(audit_event::Column::EntityId.eq(member_id.to_string()))
-        .filter(Condition::any().add(audit_event::Column::Before.is_not_null()).add(audit_event::Column::After.is_not_null()))
+        .filter(
+            Condition::any()
+                .add(audit_event::Column::Before.is_not_null())
+                .add(audit_event::Column::After.is_not_null()),
+        )
         .all(&txn)
         .await?;
     for event in history {
@@ -339,7 +363,8 @@ pub async fn anonymize_member(
 
     // No personal data in the record of the anonymization itself: only what was
     // removed, counted.
-    let before_json = json!({ "status": before.status.as_str(), "left_on": before.left_on, "retention_until": until });
+    let before_json =
+        json!({ "status": before.status.as_str(), "left_on": before.left_on, "retention_until": until });
     let after_json = json!({
         "anonymized_at": actor.now,
         "bank_account_deleted": had_bank_account.rows_affected > 0,
@@ -386,7 +411,8 @@ mod tests {
 
     #[test]
     fn scrub_blanks_personal_keys_only() {
-        let mut v = json!({ "first_name": "Ursula", "status": "ACTIVE", "iban": "DE89****3000", "city": null });
+        let mut v =
+            json!({ "first_name": "Ursula", "status": "ACTIVE", "iban": "DE89****3000", "city": null });
         assert!(scrub(&mut v));
         assert_eq!(v, json!({ "first_name": null, "status": "ACTIVE", "iban": null, "city": null }));
         assert!(!scrub(&mut v));

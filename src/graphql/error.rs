@@ -13,6 +13,8 @@ pub enum ApiError {
     Unauthenticated(String),
     #[error("{0}")]
     Forbidden(String),
+    #[error("{message}")]
+    Denied { permission: &'static str, message: String },
     #[error("not found")]
     NotFound,
     #[error("{0}")]
@@ -30,7 +32,7 @@ impl ApiError {
         match self {
             Self::BadUserInput { .. } => "BAD_USER_INPUT",
             Self::Unauthenticated(_) => "UNAUTHENTICATED",
-            Self::Forbidden(_) => "FORBIDDEN",
+            Self::Forbidden(_) | Self::Denied { .. } => "FORBIDDEN",
             Self::NotFound => "NOT_FOUND",
             Self::Conflict(_) => "CONFLICT",
             Self::Internal => "INTERNAL",
@@ -45,6 +47,9 @@ impl ErrorExtensions for ApiError {
             if let Self::BadUserInput { field, .. } = self {
                 e.set("field", field.as_str());
             }
+            if let Self::Denied { permission, .. } = self {
+                e.set("permission", *permission);
+            }
         })
     }
 }
@@ -56,6 +61,7 @@ impl From<DomainError> for ApiError {
             DomainError::Conflict(m) => Self::Conflict(m),
             DomainError::NotFound => Self::NotFound,
             DomainError::Forbidden(m) => Self::Forbidden(m),
+            DomainError::Denied { permission, message } => Self::Denied { permission: permission.as_str(), message },
             DomainError::Db(e) => Self::from(e),
             DomainError::Internal(m) => {
                 tracing::error!(error = %m, "internal error");

@@ -64,7 +64,8 @@ impl ReportingQuery {
         reporting::check_range(from.0, to.0, interval, "to").map_err(|e| gql(ApiError::from(e)))?;
         let grants = &request(ctx).grants;
         let conn = db(ctx)?;
-        let unit = reporting::visible_unit(conn, grants, unit_id).await.map_err(|e| gql(ApiError::from(e)))?;
+        let unit =
+            reporting::visible_unit(conn, grants, unit_id).await.map_err(|e| gql(ApiError::from(e)))?;
         let counts = reporting::member_counts(conn, grants, &unit, from.0, to.0, interval)
             .await
             .map_err(|e| gql(ApiError::from(e)))?;

@@ -41,7 +41,8 @@ impl RetentionMutation {
         signed_in(ctx)?;
         let member_id = id::decode(&member_id, Kind::Member, "memberId")?;
         let req = request(ctx);
-        let ended = domain::end_membership(db(ctx)?, &req.actor(), member_id, left_on.0).await.map_err(gql)?;
+        let ended =
+            domain::end_membership(db(ctx)?, &req.actor(), member_id, left_on.0).await.map_err(gql)?;
         forget_users(ctx, &ended.user_ids)?;
         find_visible(ctx, member_id).await
     }
@@ -53,7 +54,11 @@ impl RetentionMutation {
     /// home unit and the payments' amounts and dates, so counts and sums stay right.
     /// CONFLICT naming the date while the record is retained ("retained until
     /// 2036-12-31"), for members who have not left, and when already anonymized.
-    async fn anonymize_member(&self, ctx: &Context<'_>, member_id: ID) -> async_graphql::Result<Option<Member>> {
+    async fn anonymize_member(
+        &self,
+        ctx: &Context<'_>,
+        member_id: ID,
+    ) -> async_graphql::Result<Option<Member>> {
         signed_in(ctx)?;
         let member_id = id::decode(&member_id, Kind::Member, "memberId")?;
         let req = request(ctx);

@@ -60,7 +60,9 @@ fn from_domain(e: DomainError) -> Refusal {
     match e {
         DomainError::BadInput { field, message } => bad_input(field, &message),
         DomainError::NotFound => Refusal::new(StatusCode::NOT_FOUND, "no such unit", "NOT_FOUND"),
-        DomainError::Forbidden(m) => Refusal::new(StatusCode::FORBIDDEN, m, "FORBIDDEN"),
+        DomainError::Forbidden(m) | DomainError::Denied { message: m, .. } => {
+            Refusal::new(StatusCode::FORBIDDEN, m, "FORBIDDEN")
+        }
         DomainError::Conflict(m) => Refusal::new(StatusCode::CONFLICT, m, "CONFLICT"),
         DomainError::Db(e) => {
             tracing::error!(error = %e, "database error in an export");
@@ -105,14 +107,16 @@ impl Params {
     fn date(&self, key: &str) -> Result<Option<NaiveDate>, Refusal> {
         self.get(key)
             .map(|v| {
-                NaiveDate::parse_from_str(v.trim(), "%Y-%m-%d").map_err(|_| bad_input(key, "not a date (YYYY-MM-DD)"))
+                NaiveDate::parse_from_str(v.trim(), "%Y-%m-%d")
+                    .map_err(|_| bad_input(key, "not a date (YYYY-MM-DD)"))
             })
             .transpose()
     }
 
     fn unit_id(&self, key: &str) -> Result<i64, Refusal> {
         let raw = self.required(key)?;
-        decode(&ID(raw.trim().to_owned()), Kind::OrgUnit, key).map_err(|_| bad_input(key, "not an id of an OrgUnit"))
+        decode(&ID(raw.trim().to_owned()), Kind::OrgUnit, key)
+            .map_err(|_| bad_input(key, "not an id of an OrgUnit"))
     }
 
     fn flag(&self, key: &str, default: bool) -> Result<bool, Refusal> {
@@ -162,7 +166,9 @@ async fn member_counts(state: &AppState, headers: &HeaderMap, uri: &Uri) -> Resu
     let to = params.date("to")?.ok_or_else(|| bad_input("to", "required"))?;
     let interval = match params.get("interval") {
         None => Interval::Day,
-        Some(v) => Interval::parse(v.trim()).ok_or_else(|| bad_input("interval", "must be DAY, WEEK or MONTH"))?,
+        Some(v) => {
+            Interval::parse(v.trim()).ok_or_else(|| bad_input("interval", "must be DAY, WEEK or MONTH"))?
+        }
     };
     reporting::check_range(from, to, interval, "to").map_err(from_domain)?;
     let unit = reporting::visible_unit(&state.db, &grants, unit_id).await.map_err(from_domain)?;
@@ -309,7 +315,8 @@ fn stream_rows(
         out.push_str("\r\n");
         let mut after = 0_i64;
         loop {
-            let rows = match reporting::export_chunk(&db, &grants, &spec, after, CHUNK_ROWS, with_bank).await {
+            let rows = match reporting::export_chunk(&db, &grants, &spec, after, CHUNK_ROWS, with_bank).await
+            {
                 Ok(rows) => rows,
                 Err(e) => {
                     tracing::error!(error = %e, "reading an export chunk failed");

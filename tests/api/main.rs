@@ -12,6 +12,8 @@ mod http;
 mod idp;
 mod members;
 mod oidc;
+mod reporting;
+mod retention;
 mod rules;
 mod seeds;
 mod signin;

@@ -546,6 +546,7 @@ async fn r13_recording_a_payment_needs_payment_write() {
     let token = server.token("mv.hessen").await;
     let (_, body) = server.gql_as(&token, q, vars(4800, "2026-03-01")).await;
     assert_eq!(error_code(&body), Some("FORBIDDEN"), "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["permission"], "payment.write", "the refusal names what is missing");
     let token = server.token("admin").await;
     let (_, body) = server.gql_as(&token, q, vars(0, "2026-03-01")).await;
     assert_eq!(error_field(&body), Some("amountCents"), "{body}");
