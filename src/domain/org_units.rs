@@ -163,3 +163,46 @@ pub async fn update_org_unit(
     txn.commit().await?;
     Ok(saved)
 }
+
+/// Fee totals of a subtree in one calendar year.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FeeTotals {
+    pub cents: i64,
+    pub payments: i64,
+    pub paying_members: i64,
+}
+
+/// One aggregate statement over the payments of the members of the subtree of
+/// `path` (an index range on the materialized path), paid within `year`.
+pub async fn fee_totals(db: &DatabaseConnection, path: &str, year: i32) -> Result<FeeTotals, DomainError> {
+    use entity::{member, payment};
+    use sea_orm::sea_query::{Alias, Expr, Func, Query};
+    use sea_orm::{ConnectionTrait, ExprTrait};
+    let (Some(first), Some(last)) = (NaiveDate::from_ymd_opt(year, 1, 1), NaiveDate::from_ymd_opt(year, 12, 31))
+    else {
+        return Err(DomainError::bad_input("year", "not a calendar year"));
+    };
+    let units = Query::select().column(org_unit::Column::Id).from(org_unit::Entity).cond_where(org_unit::in_subtree(path)).take();
+    let members =
+        Query::select().column(member::Column::Id).from(member::Entity).and_where(member::Column::HomeUnitId.in_subquery(units)).take();
+    let stmt = Query::select()
+        // SUM is NUMERIC on PostgreSQL; the total of cents fits a BIGINT.
+        .expr_as(
+            Expr::expr(Func::coalesce([Expr::col(payment::Column::AmountCents).sum(), Expr::val(0i64).into()]))
+                .cast_as(Alias::new("BIGINT")),
+            "cents",
+        )
+        .expr_as(Expr::col(payment::Column::Id).count(), "payments")
+        .expr_as(Expr::col(payment::Column::MemberId).count_distinct(), "paying_members")
+        .from(payment::Entity)
+        .and_where(payment::Column::MemberId.in_subquery(members))
+        .and_where(payment::Column::PaidOn.gte(first))
+        .and_where(payment::Column::PaidOn.lte(last))
+        .take();
+    let Some(row) = db.query_one(&stmt).await? else { return Ok(FeeTotals::default()) };
+    Ok(FeeTotals {
+        cents: row.try_get("", "cents")?,
+        payments: row.try_get("", "payments")?,
+        paying_members: row.try_get("", "paying_members")?,
+    })
+}

@@ -204,7 +204,9 @@ pub async fn member_counts<C: ConnectionTrait>(
     sql.push("WITH RECURSIVE vis AS (");
     sql.push(&counted.sql);
     // Only members active somewhere in the range take part.
-    let (f, t) = (sql.bind(from), sql.bind(to));
+    // Bound in text order: SQLite's `?` are numbered by position.
+    let t = sql.bind(to);
+    let f = sql.bind(from);
     sql.push(&format!(
         "), rel AS (SELECT joined_on, left_on FROM vis WHERE joined_on <= {t} AND (left_on IS NULL OR left_on >= {f}))"
     ));

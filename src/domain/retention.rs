@@ -103,7 +103,10 @@ pub async fn end_membership(
     actor.signed_in()?;
     let row = find_visible(db, actor.grants, member_id).await?.ok_or(DomainError::NotFound)?;
     if !actor.grants.holds_at(Permission::MemberWrite, &row.home_path) {
-        return Err(DomainError::Forbidden("you do not hold member.write on this member (R13)".into()));
+        return Err(DomainError::denied(
+            Permission::MemberWrite,
+            "you do not hold member.write on this member (R13)",
+        ));
     }
     let before = row.member;
     if before.status == MemberStatus::Left {
@@ -130,16 +133,28 @@ pub async fn end_membership(
     let left_now = left_on <= actor.today;
 
     let txn = db.begin().await?;
-    let mut m = before.clone().into_active_model();
-    m.left_on = Set(Some(left_on));
-    m.retention_until = Set(Some(retention_until(left_on)));
+    // Conditional on the state checked above: of two concurrent calls one wins and
+    // the other answers CONFLICT.
+    let mut update = member::Entity::update_many()
+        .col_expr(member::Column::LeftOn, Expr::value(left_on))
+        .col_expr(member::Column::RetentionUntil, Expr::value(retention_until(left_on)))
+        .col_expr(member::Column::UpdatedBy, Expr::value(actor.user_id))
+        .col_expr(member::Column::UpdatedAt, Expr::value(actor.now));
     if left_now {
-        m.status = Set(MemberStatus::Left);
-        m.voting_rights = Set(false);
+        update = update
+            .col_expr(member::Column::Status, Expr::value(MemberStatus::Left.as_str()))
+            .col_expr(member::Column::VotingRights, Expr::value(false));
     }
-    m.updated_by = Set(actor.user_id);
-    m.updated_at = Set(actor.now);
-    let updated = m.update(&txn).await?;
+    let done = update
+        .filter(member::Column::Id.eq(member_id))
+        .filter(member::Column::LeftOn.is_null())
+        .filter(member::Column::Status.ne(MemberStatus::Left.as_str()))
+        .exec(&txn)
+        .await?;
+    if done.rows_affected == 0 {
+        return Err(DomainError::Conflict("the membership was ended meanwhile".into()));
+    }
+    let updated = member::Entity::find_by_id(member_id).one(&txn).await?.ok_or(DomainError::NotFound)?;
 
     // Offices end with the membership (inclusive end day, R5); an office that would
     // only start after leaving never begins.
@@ -220,6 +235,8 @@ const PERSONAL_AUDIT_KEYS: &[&str] = &[
     "account_holder",
     "reference",
     "note",
+    "reason",
+    "username",
 ];
 
 fn scrub(value: &mut serde_json::Value) -> bool {
@@ -237,6 +254,61 @@ fn scrub(value: &mut serde_json::Value) -> bool {
     changed
 }
 
+/// Blanks the personal values in the earlier audit records about the member, its
+/// logins, its application to join and its transfers; actions, times and actors stay.
+async fn scrub_audit_trail<C: ConnectionTrait>(
+    conn: &C,
+    member_id: i64,
+    user_ids: &[i64],
+) -> Result<(), DomainError> {
+    let admissions: Vec<i64> = admission::Entity::find()
+        .select_only()
+        .column(admission::Column::Id)
+        .filter(admission::Column::MemberId.eq(member_id))
+        .into_tuple()
+        .all(conn)
+        .await?;
+    let transfers: Vec<i64> = transfer::Entity::find()
+        .select_only()
+        .column(transfer::Column::Id)
+        .filter(transfer::Column::MemberId.eq(member_id))
+        .into_tuple()
+        .all(conn)
+        .await?;
+    let about = |entity: &str, ids: Vec<i64>| {
+        Condition::all()
+            .add(audit_event::Column::Entity.eq(entity))
+            .add(audit_event::Column::EntityId.is_in(ids.into_iter().map(|id| id.to_string())))
+    };
+    let history = audit_event::Entity::find()
+        .filter(
+            Condition::any()
+                .add(about("member", vec![member_id]))
+                .add(about("user", user_ids.to_vec()))
+                .add(about("admission", admissions))
+                .add(about("transfer", transfers)),
+        )
+        .filter(
+            Condition::any()
+                .add(audit_event::Column::Before.is_not_null())
+                .add(audit_event::Column::After.is_not_null()),
+        )
+        .all(conn)
+        .await?;
+    for event in history {
+        let (mut b, mut a) = (event.before.clone(), event.after.clone());
+        let changed_b = b.as_mut().is_some_and(scrub);
+        let changed_a = a.as_mut().is_some_and(scrub);
+        if changed_b || changed_a {
+            let mut e = event.into_active_model();
+            e.before = Set(b);
+            e.after = Set(a);
+            e.update(conn).await?;
+        }
+    }
+    Ok(())
+}
+
 /// anonymizeMember: member.delete on the member, only for a former member whose
 /// retention period is over (CONFLICT naming the date before). Blanks personal data,
 /// deletes bank account, mandates and logins, keeps the membership's dates, home
@@ -252,7 +324,10 @@ pub async fn anonymize_member(
     actor.signed_in()?;
     let row = find_visible(db, actor.grants, member_id).await?.ok_or(DomainError::NotFound)?;
     if !actor.grants.holds_at(Permission::MemberDelete, &row.home_path) {
-        return Err(DomainError::Forbidden("you do not hold member.delete on this member".into()));
+        return Err(DomainError::denied(
+            Permission::MemberDelete,
+            "you do not hold member.delete on this member",
+        ));
     }
     let before = row.member;
     if let Some(at) = before.anonymized_at {
@@ -281,6 +356,17 @@ pub async fn anonymize_member(
     }
 
     let txn = db.begin().await?;
+    // Claims the member first, conditionally: a concurrent second call answers
+    // CONFLICT instead of anonymizing twice.
+    let claimed = member::Entity::update_many()
+        .col_expr(member::Column::AnonymizedAt, Expr::value(actor.now))
+        .filter(member::Column::Id.eq(member_id))
+        .filter(member::Column::AnonymizedAt.is_null())
+        .exec(&txn)
+        .await?;
+    if claimed.rows_affected == 0 {
+        return Err(DomainError::Conflict("the member was already anonymized".into()));
+    }
     let had_bank_account = bank_account::Entity::delete_many()
         .filter(bank_account::Column::MemberId.eq(member_id))
         .exec(&txn)
@@ -320,27 +406,13 @@ pub async fn anonymize_member(
             .exec(&txn)
             .await?;
     }
-    let history = audit_event::Entity::find()
-        .filter(audit_event::Column::Entity.eq("member"))
-        .filter(audit_event::Column::EntityId.eq(member_id.to_string()))
-        .filter(
-            Condition::any()
-                .add(audit_event::Column::Before.is_not_null())
-                .add(audit_event::Column::After.is_not_null()),
-        )
-        .all(&txn)
+    // Transfer reasons are free text about the person.
+    transfer::Entity::update_many()
+        .col_expr(transfer::Column::Reason, Expr::value(Option::<String>::None))
+        .filter(transfer::Column::MemberId.eq(member_id))
+        .exec(&txn)
         .await?;
-    for event in history {
-        let (mut b, mut a) = (event.before.clone(), event.after.clone());
-        let changed_b = b.as_mut().is_some_and(scrub);
-        let changed_a = a.as_mut().is_some_and(scrub);
-        if changed_b || changed_a {
-            let mut e = event.into_active_model();
-            e.before = Set(b);
-            e.after = Set(a);
-            e.update(&txn).await?;
-        }
-    }
+    scrub_audit_trail(&txn, member_id, &user_ids).await?;
 
     let mut m = before.clone().into_active_model();
     m.membership_number = Set(anonymized_number(member_id));

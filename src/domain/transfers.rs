@@ -12,7 +12,7 @@ use entity::{MemberStatus, OrgUnitStatus, TransferStatus, member, org_unit, tran
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, QuerySelect, Set, TransactionTrait,
+    PaginatorTrait, QueryFilter, Set, TransactionTrait,
 };
 use serde_json::json;
 
@@ -106,14 +106,17 @@ pub async fn request(
     let reason = validate::optional_text("reason", reason, 1000)?;
 
     let txn = db.begin().await?;
-    // Serializes requests for the same member on PostgreSQL (SQLite serializes
-    // writers anyway), so the "one pending transfer" check below cannot race.
-    let member = member::Entity::find_by_id(member_id)
-        .lock_exclusive()
-        .one(&txn)
-        .await?
-        .ok_or(DomainError::NotFound)?;
-    if member.home_unit_id != home.id {
+    // A write that changes nothing, first in the transaction: it takes the member's
+    // row lock on PostgreSQL and the write lock on SQLite until commit, so two
+    // requests for one member cannot both pass the "one pending transfer" check
+    // below; and it fails when the member has moved meanwhile.
+    let locked = member::Entity::update_many()
+        .col_expr(member::Column::HomeUnitId, Expr::col(member::Column::HomeUnitId).into())
+        .filter(member::Column::Id.eq(member_id))
+        .filter(member::Column::HomeUnitId.eq(home.id))
+        .exec(&txn)
+        .await?;
+    if locked.rows_affected == 0 {
         return Err(DomainError::Conflict("the member has moved meanwhile: try again".into()));
     }
     let pending = transfer::Entity::find()

@@ -8,7 +8,10 @@ use super::access::PermissionName;
 use super::assignment::Assignment;
 use super::member::{MemberConnection, MemberFilter, MemberOrder, MemberStatus, permission_names};
 use super::{db, request, signed_in};
+use super::redaction::redact;
+use crate::authz::Permission;
 use crate::authz::units::{can_see_unit, visible_units};
+use chrono::Datelike;
 use crate::domain::org_units;
 use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, SimpleObject};
 use entity::org_unit;
@@ -174,10 +177,42 @@ impl OrgUnit {
         super::member::list(ctx, filter, order_by, first, after).await
     }
 
+    /// Membership-fee totals of this unit and everything below it for a calendar
+    /// year (this year when omitted). Unit finance data needs unit.read_finance at
+    /// the unit (R14); null and listed in `extensions.redacted` otherwise.
+    #[graphql(complexity = 20)]
+    async fn finance(&self, ctx: &Context<'_>, year: Option<i32>) -> async_graphql::Result<Option<UnitFinance>> {
+        let req = request(ctx);
+        if !req.grants.holds_at(Permission::UnitReadFinance, &self.0.path) {
+            redact(ctx, Permission::UnitReadFinance);
+            return Ok(None);
+        }
+        let year = year.unwrap_or_else(|| req.today.year());
+        let totals = org_units::fee_totals(db(ctx)?, &self.0.path, year).await.map_err(|e| gql(ApiError::from(e)))?;
+        Ok(Some(UnitFinance {
+            year,
+            payments_cents: totals.cents,
+            payments: totals.payments,
+            paying_members: totals.paying_members,
+        }))
+    }
+
     /// The offices held at this unit that the caller may see.
     async fn assignments(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Assignment>> {
         super::assignment::of_unit(ctx, &self.0).await
     }
+}
+
+/// Membership fees received by a unit and its subtree in one calendar year.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct UnitFinance {
+    pub year: i32,
+    /// Sum of the payments received (paid on a day of the year), in cents.
+    pub payments_cents: i64,
+    /// Number of payments.
+    pub payments: i64,
+    /// Members with at least one payment.
+    pub paying_members: i64,
 }
 
 pub struct OrgUnitEdge {

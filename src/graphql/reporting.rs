@@ -56,11 +56,13 @@ impl ReportingQuery {
         org_unit_id: ID,
         from: Date,
         to: Date,
-        #[graphql(default_with = "CountInterval::Day")] interval: CountInterval,
+        #[graphql(desc = "DAY when omitted or null.")] interval: Option<CountInterval>,
     ) -> async_graphql::Result<Vec<MemberCount>> {
         signed_in(ctx)?;
         let unit_id = decode(&org_unit_id, Kind::OrgUnit, "orgUnitId")?;
-        let interval = Interval::from(interval);
+        // Optional rather than defaulted: a declared but unset variable arrives as
+        // null, which a non-null argument would reject.
+        let interval = Interval::from(interval.unwrap_or(CountInterval::Day));
         reporting::check_range(from.0, to.0, interval, "to").map_err(|e| gql(ApiError::from(e)))?;
         let grants = &request(ctx).grants;
         let conn = db(ctx)?;

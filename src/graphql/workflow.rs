@@ -229,7 +229,8 @@ impl Transfer {
     }
 
     /// Where the member came from; null when the caller may not see it (R14).
-    async fn from_unit(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<OrgUnit>> {
+    #[graphql(name = "fromUnit")]
+    async fn source_unit(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<OrgUnit>> {
         Ok(unit(ctx, self.0.from_unit_id).await?.map(OrgUnit))
     }
 
@@ -434,6 +435,20 @@ async fn list_transfers(
 // ---------------------------------------------------------------------------
 // Queries
 
+/// One application the caller may see (for `admission` and `node`), else None.
+pub async fn admission_node(ctx: &Context<'_>, raw_id: i64) -> async_graphql::Result<Option<Admission>> {
+    let grants = &request(ctx).grants;
+    let found = admissions::find_visible(db(ctx)?, grants, raw_id).await.map_err(gql)?;
+    Ok(found.map(|(a, _)| Admission(a)))
+}
+
+/// One transfer the caller may see (for `transfer` and `node`), else None.
+pub async fn transfer_node(ctx: &Context<'_>, raw_id: i64) -> async_graphql::Result<Option<Transfer>> {
+    let grants = &request(ctx).grants;
+    let found = transfers::find_visible(db(ctx)?, grants, raw_id).await.map_err(gql)?;
+    Ok(found.map(|r| Transfer(r.transfer)))
+}
+
 #[derive(Default)]
 pub struct WorkflowQuery;
 
@@ -448,8 +463,8 @@ impl WorkflowQuery {
         #[graphql(desc = "Applications to this unit…")] org_unit_id: Option<ID>,
         #[graphql(desc = "…or to any unit below it.", default = false)] include_descendants: bool,
         #[graphql(desc = "Only applications in these states.")] status: Option<Vec<AdmissionStatus>>,
-        #[graphql(default = 50)] first: i32,
-        after: Option<String>,
+        #[graphql(desc = "Page size, at most 500.", default = 50)] first: i32,
+        #[graphql(desc = "The `cursor` of the previous page's last edge.")] after: Option<String>,
     ) -> async_graphql::Result<AdmissionConnection> {
         list_admissions(ctx, org_unit_id, include_descendants, status, first, after).await
     }
@@ -458,9 +473,7 @@ impl WorkflowQuery {
     /// (the same answer for both).
     async fn admission(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Admission>> {
         let raw = id::decode(&id, Kind::Admission, "id")?;
-        let grants = &request(ctx).grants;
-        let found = admissions::find_visible(db(ctx)?, grants, raw).await.map_err(gql)?;
-        Ok(found.map(|(a, _)| Admission(a)))
+        admission_node(ctx, raw).await
     }
 
     /// Transfers into or out of units where the caller holds member.write, oldest
@@ -468,10 +481,10 @@ impl WorkflowQuery {
     async fn transfers(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default)] direction: TransferDirection,
+        #[graphql(desc = "Incoming, outgoing or both.", default)] direction: TransferDirection,
         #[graphql(desc = "Only transfers in these states.")] status: Option<Vec<TransferStatus>>,
-        #[graphql(default = 50)] first: i32,
-        after: Option<String>,
+        #[graphql(desc = "Page size, at most 500.", default = 50)] first: i32,
+        #[graphql(desc = "The `cursor` of the previous page's last edge.")] after: Option<String>,
     ) -> async_graphql::Result<TransferConnection> {
         list_transfers(ctx, direction, status, first, after).await
     }
@@ -480,9 +493,7 @@ impl WorkflowQuery {
     /// at neither end (the same answer for both).
     async fn transfer(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Transfer>> {
         let raw = id::decode(&id, Kind::Transfer, "id")?;
-        let grants = &request(ctx).grants;
-        let found = transfers::find_visible(db(ctx)?, grants, raw).await.map_err(gql)?;
-        Ok(found.map(|r| Transfer(r.transfer)))
+        transfer_node(ctx, raw).await
     }
 }
 

@@ -587,3 +587,33 @@ async fn r13_r14_units_are_created_below_a_parent_with_unit_write_and_archived_o
         .await;
     assert_eq!(error_code(&body), Some("CONFLICT"), "{body}");
 }
+
+#[tokio::test]
+async fn r14_unit_finance_data_needs_unit_read_finance() {
+    let server = TestServer::demo().await;
+    let conn = server.db.connect().await;
+    let truth = Truth::load(&conn).await;
+    let hessen = truth.unit("Landesverband Hessen");
+    // The expected total, from the rows: payments in 2025 of members below Hessen.
+    let in_hessen: BTreeSet<i64> =
+        truth.members.values().filter(|m| truth.in_subtrees(m, &["Landesverband Hessen"])).map(|m| m.id).collect();
+    let payments: Vec<payment::Model> = payment::Entity::find().all(&conn).await.expect("q");
+    let year = |p: &payment::Model| p.paid_on >= chrono::NaiveDate::from_ymd_opt(2025, 1, 1).expect("d")
+        && p.paid_on <= chrono::NaiveDate::from_ymd_opt(2025, 12, 31).expect("d");
+    let expected: i64 = payments.iter().filter(|p| in_hessen.contains(&p.member_id) && year(p)).map(|p| p.amount_cents).sum();
+    assert!(expected > 0, "the demo has fees in 2025");
+    let q = "query($u: ID!) { orgUnit(id: $u) { name finance(year: 2025) { paymentsCents payingMembers } } }";
+    // state_board holds unit.read_finance, but in Niedersachsen only.
+    let admin = server.token("admin").await;
+    let (_, body) = server.gql_as(&admin, q, json!({ "u": gid("OrgUnit", hessen.id) })).await;
+    assert_eq!(body["data"]["orgUnit"]["finance"]["paymentsCents"], json!(expected), "{body}");
+    let mv = server.token("mv.hessen").await; // state_member_admin: no unit.read_finance
+    let (_, body) = server.gql_as(&mv, q, json!({ "u": gid("OrgUnit", hessen.id) })).await;
+    assert_eq!(body["data"]["orgUnit"]["name"], "Landesverband Hessen", "the unit itself is visible: {body}");
+    assert_eq!(body["data"]["orgUnit"]["finance"], Value::Null);
+    assert_eq!(body["extensions"]["redacted"]["fields"][0]["needs"], "unit.read_finance");
+    let lv = server.token("lv.niedersachsen").await;
+    let nds = truth.unit("Landesverband Niedersachsen");
+    let (_, body) = server.gql_as(&lv, q, json!({ "u": gid("OrgUnit", nds.id) })).await;
+    assert!(body["data"]["orgUnit"]["finance"]["paymentsCents"].is_i64(), "{body}");
+}

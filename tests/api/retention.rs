@@ -62,6 +62,26 @@ async fn leaving_keeps_the_record_ten_years_and_ends_the_login() {
     assert_eq!(status, 200, "{body}");
     let mv = server.token("mv.hessen").await;
     let id = gid("Member", ursula.id);
+    // A pending transfer of hers is cancelled by her leaving.
+    let conn = server.db.connect().await;
+    let hessen = org_unit::Entity::find()
+        .filter(org_unit::Column::Name.eq("Landesverband Hessen"))
+        .one(&conn)
+        .await
+        .expect("q")
+        .expect("unit");
+    let pending = transfer::ActiveModel {
+        member_id: Set(ursula.id),
+        from_unit_id: Set(ursula.home_unit_id),
+        to_unit_id: Set(hessen.id),
+        status: Set(TransferStatus::Pending),
+        reason: Set(Some("Umzug".into())),
+        requested_at: Set(chrono::Utc::now()),
+        ..Default::default()
+    }
+    .insert(&conn)
+    .await
+    .expect("transfer");
 
     let (status, body) = server.gql_as(&mv, END, json!({ "id": id, "on": "2026-03-15" })).await;
     let m = ok(status, &body, "endMembership");
@@ -79,7 +99,8 @@ async fn leaving_keeps_the_record_ten_years_and_ends_the_login() {
     assert_eq!(error_code(&login), Some("UNAUTHENTICATED"), "{login}");
     assert_eq!(login["errors"][0]["message"], wrong["errors"][0]["message"], "no hint that she left");
 
-    let conn = server.db.connect().await;
+    let cancelled = transfer::Entity::find_by_id(pending.id).one(&conn).await.expect("q").expect("transfer");
+    assert_eq!(cancelled.status, TransferStatus::Cancelled);
     let user = server.user("ehemalig").await;
     let open = session::Entity::find()
         .filter(session::Column::UserId.eq(user.id))

@@ -350,7 +350,8 @@ async fn applicants_data_is_seen_only_by_the_units_officers() {
     let (_, body) = server.gql_as(&mv, list, json!({ "unit": gid("OrgUnit", hessen.id), "sub": true })).await;
     assert_eq!(body["data"]["admissions"]["totalCount"], 1, "{body}");
     assert_eq!(body["data"]["admissions"]["edges"][0]["node"]["lastName"], "Antragstellerin");
-    let (_, body) = server.gql_as(&mv, list, json!({ "unit": gid("OrgUnit", hessen.id), "sub": false })).await;
+    let (_, body) =
+        server.gql_as(&mv, list, json!({ "unit": gid("OrgUnit", hessen.id), "sub": false })).await;
     assert_eq!(body["data"]["admissions"]["totalCount"], 0, "not at the Land itself: {body}");
 
     for persona in ["lsm.bayern", "sf.pegnitz", "lv.niedersachsen"] {
@@ -605,4 +606,26 @@ async fn r15_ends_with_the_transfer_and_a_left_member_is_not_transferred() {
         .gql_as(&admin, REQUEST, json!({ "m": gid("Member", moving.id), "to": gid("OrgUnit", fulda.id) }))
         .await;
     assert_eq!(error_code(&body), Some("CONFLICT"), "{body}");
+}
+
+#[tokio::test]
+async fn of_two_concurrent_transfer_requests_for_one_member_exactly_one_is_pending() {
+    let server = TestServer::demo().await;
+    let conn = server.db.connect().await;
+    let mv = server.token("mv.hessen").await;
+    let moving = member_at(&conn, "Stamm Fulda").await;
+    let isar = unit(&conn, "Stamm Isar").await;
+    let leine = unit(&conn, "Stamm Leine").await;
+    let vars = |to: i64| json!({ "m": gid("Member", moving.id), "to": gid("OrgUnit", to) });
+    let (a, b) =
+        tokio::join!(server.gql_as(&mv, REQUEST, vars(isar.id)), server.gql_as(&mv, REQUEST, vars(leine.id)));
+    let codes = [error_code(&a.1), error_code(&b.1)];
+    assert!(codes.contains(&None) && codes.contains(&Some("CONFLICT")), "{a:?} {b:?}");
+    let pending = transfer::Entity::find()
+        .filter(transfer::Column::MemberId.eq(moving.id))
+        .filter(transfer::Column::Status.eq(TransferStatus::Pending))
+        .count(&conn)
+        .await
+        .expect("count");
+    assert_eq!(pending, 1);
 }
