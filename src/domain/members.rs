@@ -81,9 +81,12 @@ pub async fn pending_destinations<C: ConnectionTrait>(
         .from(transfer::Entity)
         .inner_join(
             org_unit::Entity,
-            Expr::col((org_unit::Entity, org_unit::Column::Id)).equals((transfer::Entity, transfer::Column::ToUnitId)),
+            Expr::col((org_unit::Entity, org_unit::Column::Id))
+                .equals((transfer::Entity, transfer::Column::ToUnitId)),
         )
-        .and_where(Expr::col((transfer::Entity, transfer::Column::Status)).eq(TransferStatus::Pending.as_str()))
+        .and_where(
+            Expr::col((transfer::Entity, transfer::Column::Status)).eq(TransferStatus::Pending.as_str()),
+        )
         .and_where(Expr::col((transfer::Entity, transfer::Column::MemberId)).is_in(member_ids))
         .take();
     let mut out: HashMap<i64, Vec<String>> = HashMap::new();
@@ -253,11 +256,13 @@ pub async fn create_member(
     writable(&unit)?;
     let first_name = validate::text("firstName", &input.first_name, 100)?;
     let last_name = validate::text("lastName", &input.last_name, 100)?;
-    let birth_date = input.birth_date.map(|d| validate::not_future("birthDate", d, actor.today)).transpose()?;
+    let birth_date =
+        input.birth_date.map(|d| validate::not_future("birthDate", d, actor.today)).transpose()?;
     let email = validate::email("email", input.email.as_deref())?;
     let phone = validate::optional_text("phone", input.phone.as_deref(), 64)?;
     let street = validate::optional_text("address.street", input.address.street.as_deref(), 200)?;
-    let postal_code = validate::optional_text("address.postalCode", input.address.postal_code.as_deref(), 16)?;
+    let postal_code =
+        validate::optional_text("address.postalCode", input.address.postal_code.as_deref(), 16)?;
     let city = validate::optional_text("address.city", input.address.city.as_deref(), 100)?;
     let country = validate::country("address.country", input.address.country.as_deref())?;
     let gender = gender(input.gender.as_deref())?;
@@ -266,12 +271,14 @@ pub async fn create_member(
     if status == MemberStatus::Left {
         return Err(DomainError::bad_input("status", "a new member cannot have left"));
     }
-    let number = input.membership_number.as_deref().map(|n| validate::text("membershipNumber", n, 32)).transpose()?;
+    let number =
+        input.membership_number.as_deref().map(|n| validate::text("membershipNumber", n, 32)).transpose()?;
 
     let txn = db.begin().await?;
     let number = match number {
         Some(n) => {
-            let taken = member::Entity::find().filter(member::Column::MembershipNumber.eq(&n)).count(&txn).await?;
+            let taken =
+                member::Entity::find().filter(member::Column::MembershipNumber.eq(&n)).count(&txn).await?;
             if taken > 0 {
                 return Err(DomainError::Conflict(format!("membership number {n} is already taken")));
             }
@@ -307,8 +314,12 @@ pub async fn create_member(
     }
     .insert(&txn)
     .await?;
-    audit::record(&txn, actor.now, actor.audit("member.create", "member", row.id, None, Some(member_json(&row))))
-        .await?;
+    audit::record(
+        &txn,
+        actor.now,
+        actor.audit("member.create", "member", row.id, None, Some(member_json(&row))),
+    )
+    .await?;
     txn.commit().await?;
     Ok(row)
 }
@@ -332,7 +343,8 @@ pub async fn update_member(
     let row = find_visible(db, actor.grants, member_id).await?.ok_or(DomainError::NotFound)?;
     let may_write = actor.grants.holds_at(Permission::MemberWrite, &row.home_path);
     if !may_write {
-        let own_contact = writes::may_update_own_contact(actor.grants, member_id) && changes.is_contact_only();
+        let own_contact =
+            writes::may_update_own_contact(actor.grants, member_id) && changes.is_contact_only();
         if !own_contact {
             return Err(DomainError::denied(
                 Permission::MemberWrite,
@@ -344,7 +356,8 @@ pub async fn update_member(
             ));
         }
     }
-    let home = org_unit::Entity::find_by_id(row.member.home_unit_id).one(db).await?.ok_or(DomainError::NotFound)?;
+    let home =
+        org_unit::Entity::find_by_id(row.member.home_unit_id).one(db).await?.ok_or(DomainError::NotFound)?;
     writable(&home)?;
     let destination = match changes.home_unit_id.filter(|to| *to != home.id) {
         Some(to) => {
@@ -422,7 +435,8 @@ pub async fn update_member(
     let status_changed = m.status != before.status;
     let txn = db.begin().await?;
     let updated = m.into_active_model().reset_all().update(&txn).await?;
-    audit::record(&txn, actor.now, actor.audit("member.update", "member", member_id, Some(b), Some(a))).await?;
+    audit::record(&txn, actor.now, actor.audit("member.update", "member", member_id, Some(b), Some(a)))
+        .await?;
     txn.commit().await?;
     Ok(Updated { member: updated, status_changed })
 }
@@ -440,7 +454,10 @@ async fn member_for<C: ConnectionTrait>(
     if !actor.grants.holds_at(needs, &row.home_path) {
         return Err(DomainError::denied(needs, format!("you do not hold {needs} on this member (R13)")));
     }
-    let home = org_unit::Entity::find_by_id(row.member.home_unit_id).one(conn).await?.ok_or(DomainError::NotFound)?;
+    let home = org_unit::Entity::find_by_id(row.member.home_unit_id)
+        .one(conn)
+        .await?
+        .ok_or(DomainError::NotFound)?;
     writable(&home)?;
     Ok(row)
 }
@@ -489,7 +506,8 @@ pub async fn set_bank_account(
     };
     // Bank data stays out of the audit trail beyond what identifies the change.
     let after = json!({ "iban": validate::mask_iban(&saved.iban) });
-    audit::record(&txn, actor.now, actor.audit("bank_account.set", "member", member_id, before, Some(after))).await?;
+    audit::record(&txn, actor.now, actor.audit("bank_account.set", "member", member_id, before, Some(after)))
+        .await?;
     txn.commit().await?;
     Ok(saved)
 }
@@ -512,20 +530,23 @@ pub async fn add_sepa_mandate(
     let reference = validate::text("reference", &input.reference, 35)?;
     // SEPA mandate references: Latin letters, digits and + ? / - : ( ) . , ' and space.
     if !reference.chars().all(|c| c.is_ascii_alphanumeric() || "+?/-:().,' ".contains(c)) {
-        return Err(DomainError::bad_input("reference", "only letters, digits and + ? / - : ( ) . , ' are allowed"));
+        return Err(DomainError::bad_input(
+            "reference",
+            "only letters, digits and + ? / - : ( ) . , ' are allowed",
+        ));
     }
     let signed_on = validate::not_future("signedOn", input.signed_on, actor.today)?;
     let txn = db.begin().await?;
     let iban = match &input.iban {
         Some(i) => validate::iban("iban", i)?,
-        None => bank_account::Entity::find_by_id(row.member.id)
-            .one(&txn)
-            .await?
-            .map(|b| b.iban)
-            .ok_or_else(|| DomainError::bad_input("iban", "the member has no bank account on record: give the IBAN"))?,
+        None => bank_account::Entity::find_by_id(row.member.id).one(&txn).await?.map(|b| b.iban).ok_or_else(
+            || DomainError::bad_input("iban", "the member has no bank account on record: give the IBAN"),
+        )?,
     };
-    let taken =
-        sepa_mandate::Entity::find().filter(sepa_mandate::Column::Reference.eq(&reference)).count(&txn).await?;
+    let taken = sepa_mandate::Entity::find()
+        .filter(sepa_mandate::Column::Reference.eq(&reference))
+        .count(&txn)
+        .await?;
     if taken > 0 {
         return Err(DomainError::Conflict(format!("mandate reference {reference} is already in use")));
     }
@@ -541,7 +562,8 @@ pub async fn add_sepa_mandate(
     .insert(&txn)
     .await?;
     let after = json!({ "reference": saved.reference, "signed_on": saved.signed_on, "iban": validate::mask_iban(&saved.iban) });
-    audit::record(&txn, actor.now, actor.audit("sepa_mandate.add", "member", member_id, None, Some(after))).await?;
+    audit::record(&txn, actor.now, actor.audit("sepa_mandate.add", "member", member_id, None, Some(after)))
+        .await?;
     txn.commit().await?;
     Ok(saved)
 }
@@ -589,7 +611,8 @@ pub async fn record_payment(
     .insert(&txn)
     .await?;
     let after = json!({ "payment_id": saved.id, "amount_cents": saved.amount_cents, "currency": saved.currency, "paid_on": saved.paid_on });
-    audit::record(&txn, actor.now, actor.audit("payment.record", "member", member_id, None, Some(after))).await?;
+    audit::record(&txn, actor.now, actor.audit("payment.record", "member", member_id, None, Some(after)))
+        .await?;
     txn.commit().await?;
     Ok(saved)
 }

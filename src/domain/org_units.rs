@@ -7,8 +7,8 @@ use crate::authz::Permission;
 use chrono::NaiveDate;
 use entity::{OrgUnitStatus, Visibility, level, org_unit};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+    Set, TransactionTrait,
 };
 use serde_json::json;
 
@@ -51,7 +51,8 @@ pub async fn create_org_unit(
     if input.status == OrgUnitStatus::Archived {
         return Err(DomainError::bad_input("status", "a new unit cannot be archived"));
     }
-    let parent_level = level::Entity::find_by_id(parent.level_id).one(db).await?.ok_or(DomainError::NotFound)?;
+    let parent_level =
+        level::Entity::find_by_id(parent.level_id).one(db).await?.ok_or(DomainError::NotFound)?;
     let level = match input.level_id {
         Some(id) => level::Entity::find_by_id(id)
             .one(db)
@@ -96,8 +97,12 @@ pub async fn create_org_unit(
     let mut active = row.into_active_model();
     active.path = Set(path);
     let row = active.update(&txn).await?;
-    audit::record(&txn, actor.now, actor.audit("org_unit.create", "org_unit", row.id, None, Some(unit_json(&row))))
-        .await?;
+    audit::record(
+        &txn,
+        actor.now,
+        actor.audit("org_unit.create", "org_unit", row.id, None, Some(unit_json(&row))),
+    )
+    .await?;
     txn.commit().await?;
     Ok(row)
 }
@@ -157,7 +162,13 @@ pub async fn update_org_unit(
     audit::record(
         &txn,
         actor.now,
-        actor.audit("org_unit.update", "org_unit", unit_id, Some(unit_json(&before)), Some(unit_json(&saved))),
+        actor.audit(
+            "org_unit.update",
+            "org_unit",
+            unit_id,
+            Some(unit_json(&before)),
+            Some(unit_json(&saved)),
+        ),
     )
     .await?;
     txn.commit().await?;
@@ -178,17 +189,25 @@ pub async fn fee_totals(db: &DatabaseConnection, path: &str, year: i32) -> Resul
     use entity::{member, payment};
     use sea_orm::sea_query::{Alias, Expr, Func, Query};
     use sea_orm::{ConnectionTrait, ExprTrait};
-    let (Some(first), Some(last)) = (NaiveDate::from_ymd_opt(year, 1, 1), NaiveDate::from_ymd_opt(year, 12, 31))
+    let (Some(first), Some(last)) =
+        (NaiveDate::from_ymd_opt(year, 1, 1), NaiveDate::from_ymd_opt(year, 12, 31))
     else {
         return Err(DomainError::bad_input("year", "not a calendar year"));
     };
-    let units = Query::select().column(org_unit::Column::Id).from(org_unit::Entity).cond_where(org_unit::in_subtree(path)).take();
-    let members =
-        Query::select().column(member::Column::Id).from(member::Entity).and_where(member::Column::HomeUnitId.in_subquery(units)).take();
+    let units = Query::select()
+        .column(org_unit::Column::Id)
+        .from(org_unit::Entity)
+        .cond_where(org_unit::in_subtree(path))
+        .take();
+    let members = Query::select()
+        .column(member::Column::Id)
+        .from(member::Entity)
+        .and_where(member::Column::HomeUnitId.in_subquery(units))
+        .take();
     let stmt = Query::select()
         // SUM is NUMERIC on PostgreSQL; the total of cents fits a BIGINT.
         .expr_as(
-            Expr::expr(Func::coalesce([Expr::col(payment::Column::AmountCents).sum(), Expr::val(0i64).into()]))
+            Expr::expr(Func::coalesce([Expr::col(payment::Column::AmountCents).sum(), Expr::val(0i64)]))
                 .cast_as(Alias::new("BIGINT")),
             "cents",
         )

@@ -20,19 +20,23 @@ pub async fn export_my_data<C: ConnectionTrait>(conn: &C, user_id: i64) -> Resul
         .order_by_asc(session::Column::CreatedAt)
         .all(conn)
         .await?;
-    let mut about = Condition::any()
-        .add(audit_event::Column::ActorUserId.eq(user_id))
-        .add(audit_event::Column::Entity.eq("user").and(audit_event::Column::EntityId.eq(user_id.to_string())));
+    let mut about = Condition::any().add(audit_event::Column::ActorUserId.eq(user_id)).add(
+        audit_event::Column::Entity.eq("user").and(audit_event::Column::EntityId.eq(user_id.to_string())),
+    );
     let mut member_json = Value::Null;
     if let Some(member_id) = user.member_id
         && let Some(m) = member::Entity::find_by_id(member_id).one(conn).await?
     {
         about = about.add(
-            audit_event::Column::Entity.eq("member").and(audit_event::Column::EntityId.eq(member_id.to_string())),
+            audit_event::Column::Entity
+                .eq("member")
+                .and(audit_event::Column::EntityId.eq(member_id.to_string())),
         );
         let bank = bank_account::Entity::find_by_id(member_id).one(conn).await?;
-        let mandates =
-            sepa_mandate::Entity::find().filter(sepa_mandate::Column::MemberId.eq(member_id)).all(conn).await?;
+        let mandates = sepa_mandate::Entity::find()
+            .filter(sepa_mandate::Column::MemberId.eq(member_id))
+            .all(conn)
+            .await?;
         let payments = payment::Entity::find()
             .filter(payment::Column::MemberId.eq(member_id))
             .order_by_asc(payment::Column::PaidOn)
@@ -79,7 +83,8 @@ pub async fn export_my_data<C: ConnectionTrait>(conn: &C, user_id: i64) -> Resul
             })).collect::<Vec<_>>(),
         });
     }
-    let audit = audit_event::Entity::find().filter(about).order_by_asc(audit_event::Column::At).all(conn).await?;
+    let audit =
+        audit_event::Entity::find().filter(about).order_by_asc(audit_event::Column::At).all(conn).await?;
     Ok(json!({
         "user": {
             "username": user.username, "email": user.email, "level": user.level,

@@ -111,7 +111,7 @@ pub async fn request(
     // requests for one member cannot both pass the "one pending transfer" check
     // below; and it fails when the member has moved meanwhile.
     let locked = member::Entity::update_many()
-        .col_expr(member::Column::HomeUnitId, Expr::col(member::Column::HomeUnitId).into())
+        .col_expr(member::Column::HomeUnitId, Expr::col(member::Column::HomeUnitId))
         .filter(member::Column::Id.eq(member_id))
         .filter(member::Column::HomeUnitId.eq(home.id))
         .exec(&txn)

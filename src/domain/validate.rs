@@ -17,7 +17,11 @@ pub fn text(field: &'static str, value: &str, max: usize) -> Result<String, Doma
 }
 
 /// Like `text`, but empty means "none".
-pub fn optional_text(field: &'static str, value: Option<&str>, max: usize) -> Result<Option<String>, DomainError> {
+pub fn optional_text(
+    field: &'static str,
+    value: Option<&str>,
+    max: usize,
+) -> Result<Option<String>, DomainError> {
     match value.map(str::trim) {
         None | Some("") => Ok(None),
         Some(v) => text(field, v, max).map(Some),
@@ -64,7 +68,11 @@ pub fn not_future(field: &'static str, value: NaiveDate, today: NaiveDate) -> Re
 }
 
 /// `to` not before `from`.
-pub fn ordered(field: &'static str, from: Option<NaiveDate>, to: Option<NaiveDate>) -> Result<(), DomainError> {
+pub fn ordered(
+    field: &'static str,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> Result<(), DomainError> {
     if let (Some(from), Some(to)) = (from, to)
         && to < from
     {
@@ -115,7 +123,10 @@ mod tests {
 
     #[test]
     fn iban_checksum_is_verified_and_normalised() {
-        assert_eq!(iban("iban", "de44 5001 0517 5407 3249 31").ok().as_deref(), Some("DE44500105175407324931"));
+        assert_eq!(
+            iban("iban", "de44 5001 0517 5407 3249 31").ok().as_deref(),
+            Some("DE44500105175407324931")
+        );
         let err = iban("iban", "DE44500105175407324932").expect_err("wrong check digits");
         assert!(matches!(err, DomainError::BadInput { field: "iban", .. }));
         assert!(iban("iban", "hello").is_err());

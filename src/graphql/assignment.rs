@@ -160,8 +160,13 @@ pub async fn node(ctx: &Context<'_>, raw_id: i64) -> async_graphql::Result<Optio
 /// those of members the caller may see.
 pub async fn of_unit(ctx: &Context<'_>, unit: &org_unit::Model) -> async_graphql::Result<Vec<Assignment>> {
     // Batched across the units of a list.
-    let mut rows =
-        ctx.data::<Loaders>()?.assignments_by_unit.load_one(unit.id).await.map_err(load_error)?.unwrap_or_default();
+    let mut rows = ctx
+        .data::<Loaders>()?
+        .assignments_by_unit
+        .load_one(unit.id)
+        .await
+        .map_err(load_error)?
+        .unwrap_or_default();
     rows.sort_by_key(|a| (a.activity_id, a.starts_on, a.id));
     let grants = &request(ctx).grants;
     if domain::may_manage(grants, unit) {

@@ -9,7 +9,9 @@ use crate::authz::{Grants, Permission};
 use async_graphql::{Context, ID, InputObject, Json, Object, SimpleObject};
 use entity::{audit_event, member, user};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
-use sea_orm::{ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select};
+use sea_orm::{
+    ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select,
+};
 use std::collections::HashMap;
 
 /// Which events to list; all filters combine.
@@ -108,7 +110,11 @@ fn filtered(grants: &Grants, filter: &AuditFilter) -> async_graphql::Result<Sele
             .filter(audit_event::Column::EntityId.eq(raw.to_string()));
     }
     if let Some(actor) = &filter.actor {
-        select = select.filter(audit_event::Column::ActorUserId.eq(id::decode(actor, Kind::User, "filter.actor")?));
+        select = select.filter(audit_event::Column::ActorUserId.eq(id::decode(
+            actor,
+            Kind::User,
+            "filter.actor",
+        )?));
     }
     if let Some(action) = &filter.action {
         select = select.filter(audit_event::Column::Action.eq(action.trim()));

@@ -61,7 +61,9 @@ impl From<DomainError> for ApiError {
             DomainError::Conflict(m) => Self::Conflict(m),
             DomainError::NotFound => Self::NotFound,
             DomainError::Forbidden(m) => Self::Forbidden(m),
-            DomainError::Denied { permission, message } => Self::Denied { permission: permission.as_str(), message },
+            DomainError::Denied { permission, message } => {
+                Self::Denied { permission: permission.as_str(), message }
+            }
             DomainError::Db(e) => Self::from(e),
             DomainError::Internal(m) => {
                 tracing::error!(error = %m, "internal error");

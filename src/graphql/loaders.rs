@@ -9,11 +9,12 @@ use crate::db::statements::spawn_counted;
 use crate::domain::members::{MemberRow, visible_rows};
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use entity::{
-    activity, activity_allowed_group, assignment, bank_account, level, member, org_unit, payment, sepa_mandate,
-    user, user_system_group,
+    activity, activity_allowed_group, assignment, bank_account, level, member, org_unit, payment,
+    sepa_mandate, user, user_system_group,
 };
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, Iterable, PrimaryKeyToColumn, QueryFilter, QueryOrder,
+    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, Iterable, PrimaryKeyToColumn, QueryFilter,
+    QueryOrder,
 };
 use std::collections::HashMap;
 use std::marker::PhantomData;
@@ -60,14 +61,32 @@ impl Loaders {
             activity: cached(ById::new(db)),
             user: cached(ById::new(db)),
             member: cached(MemberLoader { db: db.clone(), grants }),
-            bank_account: cached(OneBy::new(db, bank_account::Column::MemberId, |b: &bank_account::Model| Some(b.member_id))),
-            sepa_mandates: cached(ListBy::new(db, sepa_mandate::Column::MemberId, |m: &sepa_mandate::Model| m.member_id)),
+            bank_account: cached(OneBy::new(
+                db,
+                bank_account::Column::MemberId,
+                |b: &bank_account::Model| Some(b.member_id),
+            )),
+            sepa_mandates: cached(ListBy::new(
+                db,
+                sepa_mandate::Column::MemberId,
+                |m: &sepa_mandate::Model| m.member_id,
+            )),
             payments: cached(ListBy::new(db, payment::Column::MemberId, |p: &payment::Model| p.member_id)),
-            assignments_by_member: cached(ListBy::new(db, assignment::Column::MemberId, |a: &assignment::Model| a.member_id)),
-            assignments_by_unit: cached(ListBy::new(db, assignment::Column::OrgUnitId, |a: &assignment::Model| a.org_unit_id)),
-            system_groups: cached(ListBy::new(db, user_system_group::Column::UserId, |g: &user_system_group::Model| {
-                g.user_id
-            })),
+            assignments_by_member: cached(ListBy::new(
+                db,
+                assignment::Column::MemberId,
+                |a: &assignment::Model| a.member_id,
+            )),
+            assignments_by_unit: cached(ListBy::new(
+                db,
+                assignment::Column::OrgUnitId,
+                |a: &assignment::Model| a.org_unit_id,
+            )),
+            system_groups: cached(ListBy::new(
+                db,
+                user_system_group::Column::UserId,
+                |g: &user_system_group::Model| g.user_id,
+            )),
             allowed_groups: cached(ListBy::new(
                 db,
                 activity_allowed_group::Column::ActivityId,

@@ -24,7 +24,9 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use entity::{bank_account, member, org_unit, payment, sepa_mandate, user};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
-use sea_orm::{ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select};
+use sea_orm::{
+    ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select,
+};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -256,6 +258,12 @@ impl Member {
         self.m().retention_until.map(Date)
     }
 
+    /// When the record was anonymized after retention (names and contact data
+    /// blanked, bank data deleted); null while it is kept.
+    async fn anonymized_at(&self) -> Option<DateTime> {
+        self.m().anonymized_at.map(DateTime)
+    }
+
     async fn created_at(&self) -> DateTime {
         DateTime(self.m().created_at)
     }
@@ -459,7 +467,9 @@ fn after_cursor(order: MemberOrder, cursor: &str) -> async_graphql::Result<Condi
             Ok(Condition::any()
                 .add(C::LastName.gt(last))
                 .add(Condition::all().add(C::LastName.eq(last)).add(C::FirstName.gt(first)))
-                .add(Condition::all().add(C::LastName.eq(last)).add(C::FirstName.eq(first)).add(C::Id.gt(id))))
+                .add(
+                    Condition::all().add(C::LastName.eq(last)).add(C::FirstName.eq(first)).add(C::Id.gt(id)),
+                ))
         }
         (MemberOrder::MembershipNumber, [tag, number]) if tag == "m" => {
             Ok(Condition::all().add(member::Column::MembershipNumber.gt(number.as_str().ok_or_else(bad)?)))
@@ -497,7 +507,9 @@ fn search_condition(search: &str) -> async_graphql::Result<Condition> {
             member::Column::MembershipNumber,
             member::Column::Email,
         ] {
-            any = any.add(Expr::expr(Func::lower(Expr::col(col))).like(LikeExpr::new(pattern.clone()).escape('\\')));
+            any = any.add(
+                Expr::expr(Func::lower(Expr::col(col))).like(LikeExpr::new(pattern.clone()).escape('\\')),
+            );
         }
         all = all.add(any);
     }
@@ -527,7 +539,8 @@ async fn matching(ctx: &Context<'_>, filter: &MemberFilter) -> async_graphql::Re
     }
     if let Some(statuses) = &filter.status {
         select = select.filter(
-            member::Column::Status.is_in(statuses.iter().map(|s| entity::MemberStatus::from(*s)).collect::<Vec<_>>()),
+            member::Column::Status
+                .is_in(statuses.iter().map(|s| entity::MemberStatus::from(*s)).collect::<Vec<_>>()),
         );
     }
     if let Some(search) = filter.search.as_deref().filter(|s| !s.trim().is_empty()) {
@@ -564,8 +577,10 @@ pub async fn list(
     let has_next_page = rows.len() as u64 > limit;
     rows.truncate(limit as usize);
     prime_page(ctx, &rows).await?;
-    let edges: Vec<MemberEdge> =
-        rows.into_iter().map(|r| MemberEdge { cursor: cursor_of(order, &r.member), node: Member(r) }).collect();
+    let edges: Vec<MemberEdge> = rows
+        .into_iter()
+        .map(|r| MemberEdge { cursor: cursor_of(order, &r.member), node: Member(r) })
+        .collect();
     let page_info = PageInfo {
         has_next_page,
         has_previous_page: after.is_some(),
@@ -649,7 +664,8 @@ impl MemberQuery {
         membership_number: String,
     ) -> async_graphql::Result<Option<Member>> {
         let grants = &request(ctx).grants;
-        let select = visible_select(grants).filter(member::Column::MembershipNumber.eq(membership_number.trim()));
+        let select =
+            visible_select(grants).filter(member::Column::MembershipNumber.eq(membership_number.trim()));
         let row = rows_with_access(db(ctx)?, grants, select).await.map_err(gql)?.pop();
         Ok(row.map(Member))
     }
@@ -863,8 +879,11 @@ impl MemberMutation {
         signed_in(ctx)?;
         let member_id = id::decode(&member_id, Kind::Member, "memberId")?;
         let req = request(ctx);
-        let input =
-            domain::BankAccountInput { iban: input.iban, bic: input.bic, account_holder: input.account_holder };
+        let input = domain::BankAccountInput {
+            iban: input.iban,
+            bic: input.bic,
+            account_holder: input.account_holder,
+        };
         let saved = domain::set_bank_account(db(ctx)?, &req.actor(), member_id, input).await.map_err(gql)?;
         Ok(saved.into())
     }
@@ -879,8 +898,11 @@ impl MemberMutation {
         signed_in(ctx)?;
         let member_id = id::decode(&member_id, Kind::Member, "memberId")?;
         let req = request(ctx);
-        let input =
-            domain::SepaMandateInput { reference: input.reference, signed_on: input.signed_on.0, iban: input.iban };
+        let input = domain::SepaMandateInput {
+            reference: input.reference,
+            signed_on: input.signed_on.0,
+            iban: input.iban,
+        };
         let saved = domain::add_sepa_mandate(db(ctx)?, &req.actor(), member_id, input).await.map_err(gql)?;
         Ok(saved.into())
     }

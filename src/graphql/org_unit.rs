@@ -1,19 +1,19 @@
 //! `OrgUnit`, `Level` and the units queries, under R14.
+use super::access::PermissionName;
+use super::assignment::Assignment;
 use super::connection::{PageInfo, page_size};
 use super::error::{ApiError, gql};
 use super::id::{self, Kind};
 use super::loaders::Loaders;
-use super::scalars::Date;
-use super::access::PermissionName;
-use super::assignment::Assignment;
 use super::member::{MemberConnection, MemberFilter, MemberOrder, MemberStatus, permission_names};
-use super::{db, request, signed_in};
 use super::redaction::redact;
+use super::scalars::Date;
+use super::{db, request, signed_in};
 use crate::authz::Permission;
 use crate::authz::units::{can_see_unit, visible_units};
-use chrono::Datelike;
 use crate::domain::org_units;
 use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, SimpleObject};
+use chrono::Datelike;
 use entity::org_unit;
 use sea_orm::sea_query::Query;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select};
@@ -181,14 +181,19 @@ impl OrgUnit {
     /// year (this year when omitted). Unit finance data needs unit.read_finance at
     /// the unit (R14); null and listed in `extensions.redacted` otherwise.
     #[graphql(complexity = 20)]
-    async fn finance(&self, ctx: &Context<'_>, year: Option<i32>) -> async_graphql::Result<Option<UnitFinance>> {
+    async fn finance(
+        &self,
+        ctx: &Context<'_>,
+        year: Option<i32>,
+    ) -> async_graphql::Result<Option<UnitFinance>> {
         let req = request(ctx);
         if !req.grants.holds_at(Permission::UnitReadFinance, &self.0.path) {
             redact(ctx, Permission::UnitReadFinance);
             return Ok(None);
         }
         let year = year.unwrap_or_else(|| req.today.year());
-        let totals = org_units::fee_totals(db(ctx)?, &self.0.path, year).await.map_err(|e| gql(ApiError::from(e)))?;
+        let totals =
+            org_units::fee_totals(db(ctx)?, &self.0.path, year).await.map_err(|e| gql(ApiError::from(e)))?;
         Ok(Some(UnitFinance {
             year,
             payments_cents: totals.cents,
@@ -342,7 +347,11 @@ pub struct OrgUnitMutation;
 #[Object]
 impl OrgUnitMutation {
     /// Creates a unit below a parent: unit.write at the parent (R13).
-    async fn create_org_unit(&self, ctx: &Context<'_>, input: CreateOrgUnitInput) -> async_graphql::Result<OrgUnit> {
+    async fn create_org_unit(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateOrgUnitInput,
+    ) -> async_graphql::Result<OrgUnit> {
         signed_in(ctx)?;
         let parent_id = id::decode(&input.parent_id, Kind::OrgUnit, "parentId")?;
         let level_id = input.level_id.as_ref().map(|l| id::decode(l, Kind::Level, "levelId")).transpose()?;
@@ -377,7 +386,8 @@ impl OrgUnitMutation {
             ends_on: patch(input.ends_on, |d| d.0),
         };
         let req = request(ctx);
-        let saved = org_units::update_org_unit(db(ctx)?, &req.actor(), unit_id, changes).await.map_err(gql)?;
+        let saved =
+            org_units::update_org_unit(db(ctx)?, &req.actor(), unit_id, changes).await.map_err(gql)?;
         Ok(OrgUnit(saved))
     }
 }

@@ -18,8 +18,7 @@ use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use entity::{member as member_entity, user};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, Query};
 use sea_orm::{
-    ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Select,
+    ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select,
 };
 use std::sync::Arc;
 

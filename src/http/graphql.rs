@@ -19,9 +19,9 @@ use crate::auth::api_tokens;
 use crate::auth::signin::AuthError;
 use crate::authz::Grants;
 use crate::db::statements;
+use crate::domain::audit;
 use crate::graphql::RequestContext;
 use crate::graphql::loaders::Loaders;
-use crate::domain::audit;
 use crate::graphql::redaction::{BankReads, Redactions};
 use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::{DocumentOperations, OperationType};
@@ -219,7 +219,8 @@ async fn execute(
     // whose bank reads cannot be audited is not given out.
     let read = bank_reads.members();
     if !read.is_empty()
-        && let Err(e) = audit::record_bank_reads(&state.db, Utc::now(), actor_user_id, request_id, &read).await
+        && let Err(e) =
+            audit::record_bank_reads(&state.db, Utc::now(), actor_user_id, request_id, &read).await
     {
         tracing::error!(error = %e, "auditing bank reads failed");
         return Err(Refusal::internal());

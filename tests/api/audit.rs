@@ -11,8 +11,18 @@ const LOG: &str = "query($f: AuditFilter) { auditLog(filter: $f, first: 500) { t
 
 async fn member_at(server: &TestServer, unit: &str) -> member::Model {
     let conn = server.db.connect().await;
-    let unit = org_unit::Entity::find().filter(org_unit::Column::Name.eq(unit)).one(&conn).await.expect("q").expect("unit");
-    member::Entity::find().filter(member::Column::HomeUnitId.eq(unit.id)).one(&conn).await.expect("q").expect("member")
+    let unit = org_unit::Entity::find()
+        .filter(org_unit::Column::Name.eq(unit))
+        .one(&conn)
+        .await
+        .expect("q")
+        .expect("unit");
+    member::Entity::find()
+        .filter(member::Column::HomeUnitId.eq(unit.id))
+        .one(&conn)
+        .await
+        .expect("q")
+        .expect("member")
 }
 
 const RENAME: &str = "mutation($id: ID!, $p: String!) { updateMember(id: $id, input: { phone: $p }) { id } }";
@@ -26,7 +36,8 @@ async fn audit_read_sees_everything_member_write_only_its_own_members() {
     let mv = server.token("mv.hessen").await;
     let (_, body) = server.gql_as(&mv, RENAME, json!({ "id": gid("Member", fulda.id), "p": "0661 1" })).await;
     assert!(body["errors"].is_null(), "{body}");
-    let (_, body) = server.gql_as(&admin, RENAME, json!({ "id": gid("Member", isar.id), "p": "089 1" })).await;
+    let (_, body) =
+        server.gql_as(&admin, RENAME, json!({ "id": gid("Member", isar.id), "p": "089 1" })).await;
     assert!(body["errors"].is_null(), "{body}");
 
     // audit.read (admin holds system_admin): both changes and the logins.
@@ -45,7 +56,9 @@ async fn audit_read_sees_everything_member_write_only_its_own_members() {
     let (_, body) = server.gql_as(&mv, LOG, json!({})).await;
     let nodes = body["data"]["auditLog"]["nodes"].as_array().expect("nodes");
     assert!(nodes.iter().all(|n| n["entity"] == "member"), "{body}");
-    assert!(nodes.iter().any(|n| n["entityId"] == json!(fulda.id.to_string()) && n["actorName"] == "mv.hessen"));
+    assert!(
+        nodes.iter().any(|n| n["entityId"] == json!(fulda.id.to_string()) && n["actorName"] == "mv.hessen")
+    );
     assert!(!nodes.iter().any(|n| n["entityId"] == json!(isar.id.to_string())), "not her member: {body}");
     // Filtering by one member works through its global id.
     let (_, body) = server.gql_as(&mv, LOG, json!({ "f": { "entityId": gid("Member", isar.id) } })).await;
@@ -64,7 +77,11 @@ async fn bank_reads_are_audited_one_row_per_member_and_none_for_masked_or_own_da
     let server = TestServer::demo().await;
     let conn = server.db.connect().await;
     let reads = || async {
-        audit_event::Entity::find().filter(audit_event::Column::Action.eq("bank.read")).all(&conn).await.expect("q")
+        audit_event::Entity::find()
+            .filter(audit_event::Column::Action.eq("bank.read"))
+            .all(&conn)
+            .await
+            .expect("q")
     };
     let lsm = server.token("lsm.bayern").await;
     let q = "{ members(first: 500) { edges { node { id bankAccount { iban } } } } }";
@@ -89,5 +106,12 @@ async fn bank_reads_are_audited_one_row_per_member_and_none_for_masked_or_own_da
     server.gql_as(&sf, q, json!({})).await;
     let own = server.token("ohne.pledge").await;
     server.gql_as(&own, q, json!({})).await;
-    assert_eq!(audit_event::Entity::find().filter(audit_event::Column::Action.eq("bank.read")).count(&conn).await.expect("q"), rows.len() as u64);
+    assert_eq!(
+        audit_event::Entity::find()
+            .filter(audit_event::Column::Action.eq("bank.read"))
+            .count(&conn)
+            .await
+            .expect("q"),
+        rows.len() as u64
+    );
 }

@@ -39,7 +39,9 @@ async fn statements_of(server: &TestServer, token: &str, first: i64, after: Opti
 async fn a_page_of_members_with_every_relation_costs_the_same_statements_for_10_and_500_rows() {
     let db = TestDb::empty().await;
     let conn = db.connect().await;
-    seed(&conn, &hasher(), SyntheticSpec { members: 1_200, units: 30, seed: 7 }).await.expect("synthetic seed");
+    seed(&conn, &hasher(), SyntheticSpec { members: 1_200, units: 30, seed: 7 })
+        .await
+        .expect("synthetic seed");
     // The Bundesschatzmeister/in holds state_treasurer at the Bund, level and tree:
     // every member with bank data and payments.
     let office = activity::Entity::find()
@@ -73,11 +75,17 @@ async fn a_page_of_members_with_every_relation_costs_the_same_statements_for_10_
         Value::Null => false,
         _ => true,
     };
-    let full = |n: &Value| ["bankAccount", "sepaMandates", "payments", "assignments", "homeUnit"].iter().all(|f| has(n, f));
+    let full = |n: &Value| {
+        ["bankAccount", "sepaMandates", "payments", "assignments", "homeUnit"].iter().all(|f| has(n, f))
+    };
     // Every relation was really there to load on the large page.
     assert!(edges.iter().any(|e| full(&e["node"])), "a member with every relation");
     // Home units are null where R14 hides them (HIDDEN needs unit.write), else have a level.
-    assert!(edges.iter().all(|e| e["node"]["homeUnit"].is_null() || e["node"]["homeUnit"]["level"]["name"].is_string()));
+    assert!(
+        edges
+            .iter()
+            .all(|e| e["node"]["homeUnit"].is_null() || e["node"]["homeUnit"]["level"]["name"].is_string())
+    );
     // The small page: 10 rows that hold every kind of relation too (a page without,
     // say, any office skips that batch and costs less).
     let start = edges.iter().position(|e| full(&e["node"])).expect("a full member");

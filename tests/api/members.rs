@@ -54,7 +54,9 @@ fn holds(persona: &str) -> Holds {
         // state_member_admin: member_admin (incl. bank.read, payment.read) + more.
         "mv.hessen" => Holds { subtrees: &["Landesverband Hessen"], bank: true, payments: true },
         // state_board: member.read without bank.read or payment.read.
-        "lv.niedersachsen" => Holds { subtrees: &["Landesverband Niedersachsen"], bank: false, payments: false },
+        "lv.niedersachsen" => {
+            Holds { subtrees: &["Landesverband Niedersachsen"], bank: false, payments: false }
+        }
         // reader: member.read only.
         "sf.pegnitz" => Holds { subtrees: &["Stamm Pegnitz"], bank: false, payments: false },
         // R6 (system user; no pledge) and R5 (ended office): nothing but R17.
@@ -97,7 +99,13 @@ impl Truth {
         };
         Truth {
             units: org_unit::Entity::find().all(conn).await.expect("units"),
-            members: member::Entity::find().all(conn).await.expect("members").into_iter().map(|m| (m.id, m)).collect(),
+            members: member::Entity::find()
+                .all(conn)
+                .await
+                .expect("members")
+                .into_iter()
+                .map(|m| (m.id, m))
+                .collect(),
             banks: bank_account::Entity::find()
                 .all(conn)
                 .await
@@ -106,10 +114,22 @@ impl Truth {
                 .map(|b| (b.member_id, b))
                 .collect(),
             mandates: count_by(
-                sepa_mandate::Entity::find().all(conn).await.expect("q").into_iter().map(|m| m.member_id).collect(),
+                sepa_mandate::Entity::find()
+                    .all(conn)
+                    .await
+                    .expect("q")
+                    .into_iter()
+                    .map(|m| m.member_id)
+                    .collect(),
             ),
             payments: count_by(
-                payment::Entity::find().all(conn).await.expect("q").into_iter().map(|p| p.member_id).collect(),
+                payment::Entity::find()
+                    .all(conn)
+                    .await
+                    .expect("q")
+                    .into_iter()
+                    .map(|p| p.member_id)
+                    .collect(),
             ),
             users: user::Entity::find()
                 .all(conn)
@@ -140,7 +160,10 @@ impl Truth {
 
     fn member_at(&self, unit: &str) -> &member::Model {
         let id = self.unit(unit).id;
-        self.members.values().find(|m| m.home_unit_id == id && !self.users.values().any(|u| u.member_id == Some(m.id))).expect("member")
+        self.members
+            .values()
+            .find(|m| m.home_unit_id == id && !self.users.values().any(|u| u.member_id == Some(m.id)))
+            .expect("member")
     }
 }
 
@@ -182,7 +205,8 @@ async fn r11_r12_r17_every_persona_sees_exactly_the_rows_and_fields_the_rules_al
             .map(|m| m.id)
             .collect();
         let edges = body["data"]["members"]["edges"].as_array().expect("edges");
-        let seen: BTreeSet<i64> = edges.iter().map(|e| raw_id(e["node"]["id"].as_str().expect("id"))).collect();
+        let seen: BTreeSet<i64> =
+            edges.iter().map(|e| raw_id(e["node"]["id"].as_str().expect("id"))).collect();
         assert_eq!(seen, expected, "{persona}: R11 rows");
         assert_eq!(body["data"]["members"]["totalCount"], json!(expected.len()), "{persona}: R11 totalCount");
 
@@ -229,8 +253,12 @@ async fn r11_r12_r17_every_persona_sees_exactly_the_rows_and_fields_the_rules_al
                 assert_eq!(node["payments"], Value::Null, "{persona}: R12 masks payments");
                 expected_redactions += 1;
             }
-            let perms: Vec<&str> =
-                node["viewerPermissions"].as_array().expect("list").iter().map(|p| p.as_str().expect("p")).collect();
+            let perms: Vec<&str> = node["viewerPermissions"]
+                .as_array()
+                .expect("list")
+                .iter()
+                .map(|p| p.as_str().expect("p"))
+                .collect();
             assert!(perms.contains(&"MEMBER_READ"), "{persona}: viewerPermissions");
             assert_eq!(perms.contains(&"BANK_READ"), bank, "{persona}: viewerPermissions tells bank.read");
         }
@@ -277,11 +305,15 @@ async fn r16_search_counts_and_lookups_reveal_nothing_of_invisible_members() {
     let (_, body) = server.gql_as(&token, q, json!({ "f": { "orgUnitId": fulda } })).await;
     assert_eq!(body["data"]["members"]["totalCount"], 0);
     // member(id), node(id) and memberByNumber: null, exactly as for a nonexistent member.
-    let lookup = "query($id: ID!, $n: String!) { member(id: $id) { id bankAccount { iban } } node(id: $id) { id }
+    let lookup =
+        "query($id: ID!, $n: String!) { member(id: $id) { id bankAccount { iban } } node(id: $id) { id }
         memberByNumber(membershipNumber: $n) { id } }";
-    let (_, hidden) =
-        server.gql_as(&token, lookup, json!({ "id": gid("Member", hessen.id), "n": hessen.membership_number })).await;
-    let (_, missing) = server.gql_as(&token, lookup, json!({ "id": gid("Member", 99_999_999), "n": "no-such-number" })).await;
+    let (_, hidden) = server
+        .gql_as(&token, lookup, json!({ "id": gid("Member", hessen.id), "n": hessen.membership_number }))
+        .await;
+    let (_, missing) = server
+        .gql_as(&token, lookup, json!({ "id": gid("Member", 99_999_999), "n": "no-such-number" }))
+        .await;
     assert_eq!(hidden, missing, "an invisible member is indistinguishable from a missing one");
     assert_eq!(hidden["data"]["member"], Value::Null);
     assert!(hidden["errors"].is_null());
@@ -297,8 +329,13 @@ async fn r16_search_counts_and_lookups_reveal_nothing_of_invisible_members() {
     assert_eq!(body["data"]["orgUnit"]["members"]["totalCount"], 0, "{body}");
     // Her own state's IBANs she reads.
     let isar = truth.member_at("Stamm Isar");
-    let (_, body) = server.gql_as(&token, lookup, json!({ "id": gid("Member", isar.id), "n": isar.membership_number })).await;
-    assert_eq!(body["data"]["member"]["bankAccount"]["iban"], json!(truth.banks.get(&isar.id).map(|b| b.iban.clone())));
+    let (_, body) = server
+        .gql_as(&token, lookup, json!({ "id": gid("Member", isar.id), "n": isar.membership_number }))
+        .await;
+    assert_eq!(
+        body["data"]["member"]["bankAccount"]["iban"],
+        json!(truth.banks.get(&isar.id).map(|b| b.iban.clone()))
+    );
 }
 
 #[tokio::test]
@@ -372,15 +409,17 @@ async fn r17_members_change_their_own_contact_data_but_nothing_else() {
         .await;
     assert_eq!(body["data"]["updateMember"]["email"], "finn@example.org", "{body}");
     assert_eq!(body["data"]["updateMember"]["address"]["city"], "Hannover");
-    let (_, body) =
-        server.gql_as(&token, update, json!({ "id": gid("Member", me), "input": { "lastName": "Anders" } })).await;
+    let (_, body) = server
+        .gql_as(&token, update, json!({ "id": gid("Member", me), "input": { "lastName": "Anders" } }))
+        .await;
     assert_eq!(error_code(&body), Some("FORBIDDEN"), "{body}");
     let stored = member::Entity::find_by_id(me).one(&conn).await.expect("q").expect("m");
     assert_eq!(stored.last_name, truth.members[&me].last_name, "a refused write changes nothing");
     // Someone else's record: not even visible to him (no pledge, R6).
     let other = truth.member_at("Stamm Leine");
-    let (_, body) =
-        server.gql_as(&token, update, json!({ "id": gid("Member", other.id), "input": { "email": "x@y.de" } })).await;
+    let (_, body) = server
+        .gql_as(&token, update, json!({ "id": gid("Member", other.id), "input": { "email": "x@y.de" } }))
+        .await;
     assert_eq!(error_code(&body), Some("NOT_FOUND"), "{body}");
 }
 
@@ -452,7 +491,11 @@ async fn r13_creating_members_needs_member_create_at_the_home_unit() {
     let (_, body) = server.gql_as(&token, CREATE, json!({ "input": input("Stamm Isar") })).await;
     assert_eq!(error_code(&body), Some("FORBIDDEN"), "{body}");
     let (_, body) = server.gql_as(&token, CREATE, json!({ "input": input("Stamm Regnitz") })).await;
-    assert_eq!((error_code(&body), error_field(&body)), (Some("BAD_USER_INPUT"), Some("homeUnitId")), "{body}");
+    assert_eq!(
+        (error_code(&body), error_field(&body)),
+        (Some("BAD_USER_INPUT"), Some("homeUnitId")),
+        "{body}"
+    );
     // Bad input names the field; an archived unit is read-only.
     let mut bad = input("Stamm Fulda");
     bad["email"] = json!("not-an-address");
@@ -481,19 +524,33 @@ async fn r13_moving_a_member_needs_member_write_at_the_destination_too() {
     let token = server.token("mv.hessen").await;
     let m = truth.member_at("Stamm Fulda");
     let q = "mutation($id: ID!, $u: ID!) { updateMember(id: $id, input: { homeUnitId: $u }) { homeUnit { name } } }";
-    let (_, body) =
-        server.gql_as(&token, q, json!({ "id": gid("Member", m.id), "u": gid("OrgUnit", truth.unit("Stamm Isar").id) })).await;
+    let (_, body) = server
+        .gql_as(
+            &token,
+            q,
+            json!({ "id": gid("Member", m.id), "u": gid("OrgUnit", truth.unit("Stamm Isar").id) }),
+        )
+        .await;
     assert_eq!(error_code(&body), Some("FORBIDDEN"), "{body}");
     let stored = member::Entity::find_by_id(m.id).one(&conn).await.expect("q").expect("m");
     assert_eq!(stored.home_unit_id, m.home_unit_id, "nothing moved");
-    let (_, body) =
-        server.gql_as(&token, q, json!({ "id": gid("Member", m.id), "u": gid("OrgUnit", truth.unit("Stamm Lahn").id) })).await;
+    let (_, body) = server
+        .gql_as(
+            &token,
+            q,
+            json!({ "id": gid("Member", m.id), "u": gid("OrgUnit", truth.unit("Stamm Lahn").id) }),
+        )
+        .await;
     assert_eq!(body["data"]["updateMember"]["homeUnit"]["name"], "Stamm Lahn", "{body}");
     // A reader may not change anyone.
     let token = server.token("sf.pegnitz").await;
     let p = truth.member_at("Stamm Pegnitz");
     let (_, body) = server
-        .gql_as(&token, "mutation($id: ID!) { updateMember(id: $id, input: { lastName: \"X\" }) { id } }", json!({ "id": gid("Member", p.id) }))
+        .gql_as(
+            &token,
+            "mutation($id: ID!) { updateMember(id: $id, input: { lastName: \"X\" }) { id } }",
+            json!({ "id": gid("Member", p.id) }),
+        )
         .await;
     assert_eq!(error_code(&body), Some("FORBIDDEN"), "{body}");
 }
@@ -506,9 +563,13 @@ async fn r13_bank_data_needs_bank_write_and_a_valid_iban() {
     let m = truth.member_at("Stamm Fulda");
     let q = "mutation($id: ID!, $iban: String!) { setBankAccount(memberId: $id, input: { iban: $iban, accountHolder: \"Kontoinhaberin\" }) { iban } }";
     let token = server.token("mv.hessen").await;
-    let (_, body) = server.gql_as(&token, q, json!({ "id": gid("Member", m.id), "iban": "DE44500105175407324932" })).await;
+    let (_, body) = server
+        .gql_as(&token, q, json!({ "id": gid("Member", m.id), "iban": "DE44500105175407324932" }))
+        .await;
     assert_eq!((error_code(&body), error_field(&body)), (Some("BAD_USER_INPUT"), Some("iban")), "{body}");
-    let (_, body) = server.gql_as(&token, q, json!({ "id": gid("Member", m.id), "iban": "de44 5001 0517 5407 3249 31" })).await;
+    let (_, body) = server
+        .gql_as(&token, q, json!({ "id": gid("Member", m.id), "iban": "de44 5001 0517 5407 3249 31" }))
+        .await;
     assert_eq!(body["data"]["setBankAccount"]["iban"], "DE44500105175407324931", "{body}");
     let stored = bank_account::Entity::find_by_id(m.id).one(&conn).await.expect("q").expect("bank");
     assert_eq!(stored.iban, "DE44500105175407324931");
@@ -518,11 +579,16 @@ async fn r13_bank_data_needs_bank_write_and_a_valid_iban() {
         .await
         .expect("q")
         .expect("audited");
-    assert!(!audit.after.expect("after").to_string().contains("500105175407"), "no full IBAN in the audit trail");
+    assert!(
+        !audit.after.expect("after").to_string().contains("500105175407"),
+        "no full IBAN in the audit trail"
+    );
     // A state treasurer reads bank data but may not write it (no bank.write).
     let isar = truth.member_at("Stamm Isar");
     let token = server.token("lsm.bayern").await;
-    let (_, body) = server.gql_as(&token, q, json!({ "id": gid("Member", isar.id), "iban": "DE44500105175407324931" })).await;
+    let (_, body) = server
+        .gql_as(&token, q, json!({ "id": gid("Member", isar.id), "iban": "DE44500105175407324931" }))
+        .await;
     assert_eq!(error_code(&body), Some("FORBIDDEN"), "{body}");
     // Mandates: unique references.
     let token = server.token("mv.hessen").await;
@@ -546,7 +612,10 @@ async fn r13_recording_a_payment_needs_payment_write() {
     let token = server.token("mv.hessen").await;
     let (_, body) = server.gql_as(&token, q, vars(4800, "2026-03-01")).await;
     assert_eq!(error_code(&body), Some("FORBIDDEN"), "{body}");
-    assert_eq!(body["errors"][0]["extensions"]["permission"], "payment.write", "the refusal names what is missing");
+    assert_eq!(
+        body["errors"][0]["extensions"]["permission"], "payment.write",
+        "the refusal names what is missing"
+    );
     let token = server.token("admin").await;
     let (_, body) = server.gql_as(&token, q, vars(0, "2026-03-01")).await;
     assert_eq!(error_field(&body), Some("amountCents"), "{body}");
@@ -565,25 +634,39 @@ async fn r13_r14_units_are_created_below_a_parent_with_unit_write_and_archived_o
     let truth = Truth::load(&conn).await;
     let create = "mutation($p: ID!) { createOrgUnit(input: { parentId: $p, name: \"Stamm Werra\", visibility: PUBLIC }) { name depth level { name } viewerPermissions } }";
     let token = server.token("mv.hessen").await;
-    let (_, body) = server.gql_as(&token, create, json!({ "p": gid("OrgUnit", truth.unit("Bezirk Nordhessen").id) })).await;
+    let (_, body) = server
+        .gql_as(&token, create, json!({ "p": gid("OrgUnit", truth.unit("Bezirk Nordhessen").id) }))
+        .await;
     let unit = &body["data"]["createOrgUnit"];
     assert_eq!(unit["level"]["name"], "Stamm", "the level below the parent's: {body}");
     assert_eq!(unit["depth"], 3);
-    assert!(unit["viewerPermissions"].as_array().expect("p").contains(&json!("MEMBER_CREATE")), "tree rights reach the new unit");
-    let (_, body) = server.gql_as(&token, create, json!({ "p": gid("OrgUnit", truth.unit("Bezirk Oberbayern").id) })).await;
+    assert!(
+        unit["viewerPermissions"].as_array().expect("p").contains(&json!("MEMBER_CREATE")),
+        "tree rights reach the new unit"
+    );
+    let (_, body) = server
+        .gql_as(&token, create, json!({ "p": gid("OrgUnit", truth.unit("Bezirk Oberbayern").id) }))
+        .await;
     assert_eq!(error_code(&body), Some("FORBIDDEN"), "{body}");
     let token = server.token("lsm.bayern").await;
-    let (_, body) = server.gql_as(&token, create, json!({ "p": gid("OrgUnit", truth.unit("Bezirk Oberbayern").id) })).await;
+    let (_, body) = server
+        .gql_as(&token, create, json!({ "p": gid("OrgUnit", truth.unit("Bezirk Oberbayern").id) }))
+        .await;
     assert_eq!(error_code(&body), Some("FORBIDDEN"), "a treasurer holds no unit.write: {body}");
     // ARCHIVED: read-only, members included.
     let token = server.token("mv.hessen").await;
     let nidda = truth.unit("Stamm Nidda");
-    let rename = "mutation($u: ID!) { updateOrgUnit(id: $u, input: { name: \"Stamm Nidda-Wetterau\" }) { name } }";
+    let rename =
+        "mutation($u: ID!) { updateOrgUnit(id: $u, input: { name: \"Stamm Nidda-Wetterau\" }) { name } }";
     let (_, body) = server.gql_as(&token, rename, json!({ "u": gid("OrgUnit", nidda.id) })).await;
     assert_eq!(error_code(&body), Some("CONFLICT"), "{body}");
     let nidda_member = truth.members.values().find(|m| m.home_unit_id == nidda.id).expect("member");
     let (_, body) = server
-        .gql_as(&token, "mutation($id: ID!) { updateMember(id: $id, input: { phone: \"1\" }) { id } }", json!({ "id": gid("Member", nidda_member.id) }))
+        .gql_as(
+            &token,
+            "mutation($id: ID!) { updateMember(id: $id, input: { phone: \"1\" }) { id } }",
+            json!({ "id": gid("Member", nidda_member.id) }),
+        )
         .await;
     assert_eq!(error_code(&body), Some("CONFLICT"), "{body}");
 }
@@ -595,12 +678,19 @@ async fn r14_unit_finance_data_needs_unit_read_finance() {
     let truth = Truth::load(&conn).await;
     let hessen = truth.unit("Landesverband Hessen");
     // The expected total, from the rows: payments in 2025 of members below Hessen.
-    let in_hessen: BTreeSet<i64> =
-        truth.members.values().filter(|m| truth.in_subtrees(m, &["Landesverband Hessen"])).map(|m| m.id).collect();
+    let in_hessen: BTreeSet<i64> = truth
+        .members
+        .values()
+        .filter(|m| truth.in_subtrees(m, &["Landesverband Hessen"]))
+        .map(|m| m.id)
+        .collect();
     let payments: Vec<payment::Model> = payment::Entity::find().all(&conn).await.expect("q");
-    let year = |p: &payment::Model| p.paid_on >= chrono::NaiveDate::from_ymd_opt(2025, 1, 1).expect("d")
-        && p.paid_on <= chrono::NaiveDate::from_ymd_opt(2025, 12, 31).expect("d");
-    let expected: i64 = payments.iter().filter(|p| in_hessen.contains(&p.member_id) && year(p)).map(|p| p.amount_cents).sum();
+    let year = |p: &payment::Model| {
+        p.paid_on >= chrono::NaiveDate::from_ymd_opt(2025, 1, 1).expect("d")
+            && p.paid_on <= chrono::NaiveDate::from_ymd_opt(2025, 12, 31).expect("d")
+    };
+    let expected: i64 =
+        payments.iter().filter(|p| in_hessen.contains(&p.member_id) && year(p)).map(|p| p.amount_cents).sum();
     assert!(expected > 0, "the demo has fees in 2025");
     let q = "query($u: ID!) { orgUnit(id: $u) { name finance(year: 2025) { paymentsCents payingMembers } } }";
     // state_board holds unit.read_finance, but in Niedersachsen only.

@@ -492,7 +492,9 @@ async fn the_accreditation_list_holds_the_members_entitled_to_vote_on_the_day() 
     assert!(voters.len() >= 4, "demo voters in Bayern");
     // One leaves before the assembly, one leaves on its day (still a member), one
     // joins after it, one is an applicant again.
-    let changes: [(i64, Option<&str>, Option<&str>, Option<MemberStatus>); 4] = [
+    // (member, joined_on, left_on, status)
+    type Change<'a> = (i64, Option<&'a str>, Option<&'a str>, Option<MemberStatus>);
+    let changes: [Change; 4] = [
         (voters[0].id, None, Some("2026-03-01"), None),
         (voters[1].id, None, Some("2026-03-15"), None),
         (voters[2].id, Some("2026-03-16"), None, None),

@@ -13,10 +13,7 @@ pub struct Place {
     pub postal_code: &'static str,
 }
 
-/// End of the tenth calendar year after leaving (tax retention).
-pub fn retention_until(left_on: NaiveDate) -> NaiveDate {
-    NaiveDate::from_ymd_opt(left_on.year() + 10, 12, 31).unwrap_or(NaiveDate::MAX)
-}
+use crate::domain::retention::retention_until;
 
 pub struct Generator<'a, R> {
     pub rng: &'a mut R,
@@ -202,15 +199,4 @@ pub fn unit_row(
         updated_at: Set(now),
     };
     (row, id, path, depth)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn retention_runs_to_the_end_of_the_tenth_year_after_leaving() {
-        let left = NaiveDate::from_ymd_opt(2023, 5, 1).expect("date");
-        assert_eq!(retention_until(left), NaiveDate::from_ymd_opt(2033, 12, 31).expect("date"));
-    }
 }
