@@ -164,10 +164,10 @@ async fn for_decision(
     actor.signed_in()?;
     let (adm, unit) = find_visible(db, actor.grants, id).await?.ok_or(DomainError::NotFound)?;
     if !actor.grants.holds_at(Permission::AdmissionApprove, &unit.path) {
-        return Err(DomainError::Forbidden(format!(
-            "deciding on an admission needs admission.approve at {}",
-            unit.name
-        )));
+        return Err(DomainError::denied(
+            Permission::AdmissionApprove,
+            format!("deciding on an admission needs admission.approve at {}", unit.name),
+        ));
     }
     Ok((adm, unit))
 }
@@ -217,10 +217,13 @@ pub async fn approve(
     if is_adult(adm.birth_date, actor.today)
         && !actor.grants.holds_at(Permission::AdmissionApproveAdult, &unit.path)
     {
-        return Err(DomainError::Forbidden(format!(
-            "the applicant is {ADULT_AGE} or older: approving needs admission.approve_adult at {} as well",
-            unit.name
-        )));
+        return Err(DomainError::denied(
+            Permission::AdmissionApproveAdult,
+            format!(
+                "the applicant is {ADULT_AGE} or older: approving needs admission.approve_adult at {} as well",
+                unit.name
+            ),
+        ));
     }
     still_pending(&adm)?;
     takes_members(&unit, actor.today)?;

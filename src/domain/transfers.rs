@@ -90,7 +90,10 @@ pub async fn request(
     actor.signed_in()?;
     let row = find_visible_member(db, actor.grants, member_id).await?.ok_or(DomainError::NotFound)?;
     if !actor.grants.holds_at(Permission::MemberWrite, &row.home_path) {
-        return Err(DomainError::Forbidden("requesting a transfer needs member.write on the member".into()));
+        return Err(DomainError::denied(
+            Permission::MemberWrite,
+            "requesting a transfer needs member.write on the member",
+        ));
     }
     let home =
         org_unit::Entity::find_by_id(row.member.home_unit_id).one(db).await?.ok_or(DomainError::NotFound)?;
@@ -173,10 +176,10 @@ async fn for_decision(
         Side::Destination => (&row.to, "destination"),
     };
     if !actor.grants.holds_at(Permission::MemberWrite, &unit.path) {
-        return Err(DomainError::Forbidden(format!(
-            "{what} a transfer needs member.write at its {side_name} {}",
-            unit.name
-        )));
+        return Err(DomainError::denied(
+            Permission::MemberWrite,
+            format!("{what} a transfer needs member.write at its {side_name} {}", unit.name),
+        ));
     }
     if row.transfer.status != TransferStatus::Pending {
         return Err(DomainError::Conflict(format!(

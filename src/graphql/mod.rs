@@ -103,6 +103,8 @@ pub enum Node {
     User(user::User),
     PermissionGroup(catalogue::PermissionGroup),
     Activity(catalogue::Activity),
+    Admission(workflow::Admission),
+    Transfer(workflow::Transfer),
 }
 
 /// Every query of the API, merged from the modules that own them.
@@ -146,6 +148,8 @@ impl RootQuery {
             (Kind::User, raw) => user::node(ctx, raw).await?.map(Node::User),
             (Kind::PermissionGroup, raw) => catalogue::group_node(ctx, raw).await?.map(Node::PermissionGroup),
             (Kind::Activity, raw) => catalogue::activity_node(ctx, raw).await?.map(Node::Activity),
+            (Kind::Admission, raw) => workflow::admission_node(ctx, raw).await?.map(Node::Admission),
+            (Kind::Transfer, raw) => workflow::transfer_node(ctx, raw).await?.map(Node::Transfer),
             _ => None,
         })
     }

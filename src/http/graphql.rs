@@ -462,7 +462,20 @@ fn label_errors(errors: &mut [ServerError]) {
         if has_code {
             continue;
         }
-        let code = if error.path.is_empty() {
+        // Argument values are coerced when their field runs, so a bad value (a null
+        // for a non-null argument, a malformed date inside an input object) comes
+        // with a path: it is still the caller's input.
+        // (async-graphql's `InputValueError` messages.)
+        let bad_argument = error.message.starts_with("Failed to parse \"")
+            || error.message.starts_with("Expected input type \"")
+            || error.message.contains("(occurred while parsing \"");
+        let code = if error.path.is_empty() || bad_argument {
+            if bad_argument
+                && let Some(async_graphql::PathSegment::Field(field)) = error.path.last()
+            {
+                let field = field.clone();
+                error.extensions.get_or_insert_with(Default::default).set("field", field);
+            }
             "BAD_USER_INPUT"
         } else {
             tracing::error!(message = %error.message, "unlabelled error in a resolver");

@@ -707,3 +707,24 @@ async fn r14_unit_finance_data_needs_unit_read_finance() {
     let (_, body) = server.gql_as(&lv, q, json!({ "u": gid("OrgUnit", nds.id) })).await;
     assert!(body["data"]["orgUnit"]["finance"]["paymentsCents"].is_i64(), "{body}");
 }
+
+#[tokio::test]
+async fn a_bad_argument_value_is_bad_user_input_even_when_found_during_execution() {
+    let server = TestServer::demo().await;
+    let token = server.token("mv.hessen").await;
+    // An omitted nullable variable for a non-null argument, and a malformed date
+    // deep in an input object: the caller's input, not an internal error.
+    let (_, body) = server
+        .gql_as(&token, "query($d: Boolean) { members(filter: { includeDescendants: $d }) { totalCount } }", json!({}))
+        .await;
+    assert_eq!(error_code(&body), Some("BAD_USER_INPUT"), "{body}");
+    assert_ne!(body["errors"][0]["message"], "internal error");
+    let (_, body) = server
+        .gql_as(
+            &token,
+            "mutation($i: CreateMemberInput!) { createMember(input: $i) { id } }",
+            json!({ "i": { "homeUnitId": gid("OrgUnit", 1), "firstName": "A", "lastName": "B", "birthDate": "2020-13-45" } }),
+        )
+        .await;
+    assert_eq!(error_code(&body), Some("BAD_USER_INPUT"), "{body}");
+}
