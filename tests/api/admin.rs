@@ -1,17 +1,12 @@
 //! User administration and the catalogue over HTTP, as the demo personas. The
 //! expectations come from DESIGN.md section 4 and the personas' documented rights.
-use crate::common::{TestServer, error_code, error_field};
-use base64::Engine;
+use crate::common::{TestServer, error_code, error_field, gid, unit};
 use entity::{
     audit_event, member, org_unit, permission_group, permission_group_permission, user, user_system_group,
 };
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
-
-fn gid(kind: &str, id: i64) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{kind}:{id}"))
-}
 
 async fn group_id(conn: &DatabaseConnection, key: &str) -> i64 {
     permission_group::Entity::find()
@@ -21,15 +16,6 @@ async fn group_id(conn: &DatabaseConnection, key: &str) -> i64 {
         .expect("q")
         .unwrap_or_else(|| panic!("group {key}"))
         .id
-}
-
-async fn unit(conn: &DatabaseConnection, name: &str) -> org_unit::Model {
-    org_unit::Entity::find()
-        .filter(org_unit::Column::Name.eq(name))
-        .one(conn)
-        .await
-        .expect("q")
-        .unwrap_or_else(|| panic!("unit {name}"))
 }
 
 /// Members whose home unit is in the subtree of `unit_name` and who have no login.

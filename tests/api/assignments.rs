@@ -1,7 +1,7 @@
 //! Offices (Tätigkeitszuordnungen) over HTTP as the demo personas: giving, changing
 //! and ending them under R5, R8–R10, R14 and R16. Expectations come from DESIGN.md
 //! and the documented personas; the demo day is 2026-03-15.
-use crate::common::{TestServer, error_code, error_field, today};
+use crate::common::{TestServer, error_code, error_field, gid, raw_id, today};
 use entity::{activity, assignment, audit_event, member, org_unit, permission_group};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
@@ -32,20 +32,6 @@ const NODE: &str = "query($id: ID!) {
 
 const EXPLAIN_BANK_READ: &str =
     "query($m: ID!) { explainAccess(memberId: $m, permission: BANK_READ) { granted } }";
-
-fn gid(kind: &str, id: i64) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{kind}:{id}"))
-}
-
-fn raw_id(global: &Value) -> i64 {
-    use base64::Engine;
-    let text = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(global.as_str().expect("id is a string"))
-        .expect("base64");
-    let text = String::from_utf8(text).expect("utf8");
-    text.split_once(':').expect("kind:id").1.parse().expect("number")
-}
 
 /// The demo with a database connection for lookups.
 struct Demo {

@@ -1,7 +1,6 @@
 //! The audit trail: who may read which events, and bank-data reads recorded per
 //! member in one statement per request.
-use crate::common::{TestServer, error_code};
-use crate::members::gid;
+use crate::common::{TestServer, error_code, gid};
 use entity::{audit_event, member, org_unit};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::json;
@@ -92,7 +91,7 @@ async fn bank_reads_are_audited_one_row_per_member_and_none_for_masked_or_own_da
         .expect("edges")
         .iter()
         .filter(|e| !e["node"]["bankAccount"].is_null())
-        .map(|e| crate::members::raw_id(e["node"]["id"].as_str().expect("id")))
+        .map(|e| crate::common::raw_id(e["node"]["id"].as_str().expect("id")))
         .filter(|id| Some(*id) != me.member_id)
         .map(|id| id.to_string())
         .collect();

@@ -317,3 +317,51 @@ pub fn error_code(body: &Value) -> Option<&str> {
 pub fn error_field(body: &Value) -> Option<&str> {
     body["errors"][0]["extensions"]["field"].as_str()
 }
+
+/// A Relay global id, as the API encodes it: `base64("Member:12")`.
+pub fn gid(kind: &str, id: i64) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{kind}:{id}"))
+}
+
+/// The text of a global id: a string, or a JSON string from a response.
+pub trait IdText {
+    fn id_text(&self) -> &str;
+}
+
+impl IdText for str {
+    fn id_text(&self) -> &str {
+        self
+    }
+}
+
+impl IdText for String {
+    fn id_text(&self) -> &str {
+        self
+    }
+}
+
+impl IdText for Value {
+    fn id_text(&self) -> &str {
+        self.as_str().unwrap_or_else(|| panic!("an id: {self}"))
+    }
+}
+
+/// The database id inside a global id.
+pub fn raw_id<T: IdText + ?Sized>(global: &T) -> i64 {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(global.id_text()).expect("base64 id");
+    let text = String::from_utf8(bytes).expect("utf8");
+    text.split_once(':').expect("kind:id").1.parse().expect("number")
+}
+
+/// A unit by name.
+pub async fn unit(conn: &DatabaseConnection, name: &str) -> entity::org_unit::Model {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    entity::org_unit::Entity::find()
+        .filter(entity::org_unit::Column::Name.eq(name))
+        .one(conn)
+        .await
+        .expect("q")
+        .unwrap_or_else(|| panic!("unit {name}"))
+}

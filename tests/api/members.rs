@@ -3,22 +3,11 @@
 //! (R17), pending transfers (R15), and the side doors (R16): search, totalCount,
 //! node(id), relations. Expectations come from the rules and the groups of DESIGN.md
 //! section 3, not from recorded output.
-use crate::common::{TestServer, error_code, error_field};
-use base64::Engine;
+use crate::common::{TestServer, error_code, error_field, gid, raw_id};
 use entity::*;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, Set};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-
-pub fn gid(kind: &str, id: i64) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{kind}:{id}"))
-}
-
-pub fn raw_id(global: &str) -> i64 {
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(global).expect("base64 id");
-    let text = String::from_utf8(bytes).expect("utf8");
-    text.split_once(':').expect("kind:id").1.parse().expect("number")
-}
 
 /// Every field of `Member` (DESIGN.md section 5) except `accessibleBy` (tested on
 /// its own: it answers a different question).
@@ -715,7 +704,11 @@ async fn a_bad_argument_value_is_bad_user_input_even_when_found_during_execution
     // An omitted nullable variable for a non-null argument, and a malformed date
     // deep in an input object: the caller's input, not an internal error.
     let (_, body) = server
-        .gql_as(&token, "query($d: Boolean) { members(filter: { includeDescendants: $d }) { totalCount } }", json!({}))
+        .gql_as(
+            &token,
+            "query($d: Boolean) { members(filter: { includeDescendants: $d }) { totalCount } }",
+            json!({}),
+        )
         .await;
     assert_eq!(error_code(&body), Some("BAD_USER_INPUT"), "{body}");
     assert_ne!(body["errors"][0]["message"], "internal error");

@@ -3,8 +3,7 @@
 //! login; anonymizing (member.delete) is refused before that with the date, and after
 //! it blanks personal and bank data while counts and payment sums stay. The lifecycle
 //! job ends units past their last day and lets scheduled leavings take effect.
-use crate::common::{TestDb, TestServer, error_code, error_field, today};
-use crate::members::gid;
+use crate::common::{TestDb, TestServer, error_code, error_field, gid, today, unit};
 use chrono::NaiveDate;
 use entity::*;
 use sea_orm::{
@@ -365,15 +364,6 @@ async fn a_leaving_date_ahead_takes_effect_through_the_lifecycle_job() {
     let again = lifecycle::run(&conn, day(2026, 12, 31)).await.expect("job");
     assert!(again.members_left.is_empty());
     assert_eq!(audit_rows(&conn, "member.left", finn.id).await.len(), 1);
-}
-
-async fn unit(conn: &DatabaseConnection, name: &str) -> org_unit::Model {
-    org_unit::Entity::find()
-        .filter(org_unit::Column::Name.eq(name))
-        .one(conn)
-        .await
-        .expect("q")
-        .expect("unit")
 }
 
 async fn set_ends_on(conn: &DatabaseConnection, unit: &org_unit::Model, on: NaiveDate) {

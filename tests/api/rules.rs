@@ -1,6 +1,6 @@
 //! DESIGN.md section 4, rule by rule, on the demo federation in the real database.
 //! Expectations come from the rules and the documented personas, not from output.
-use crate::common::{TestDb, today};
+use crate::common::{TestDb, gid, today};
 use chrono::NaiveDate;
 use entity::*;
 use sea_orm::{
@@ -842,11 +842,6 @@ async fn run_as(w: &World, username: &str, query: &str, variables: serde_json::V
         .data(ctx)
         .data(Loaders::new(&w.conn, Arc::new(Grants::none())));
     serde_json::to_value(schema.execute(request).await).expect("json")
-}
-
-fn gid(kind: &str, id: i64) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{kind}:{id}"))
 }
 
 const EXPLAIN: &str = "query($m: ID!, $u: ID) {

@@ -4,37 +4,15 @@
 //! but not admission.approve_adult; lv.niedersachsen holds admission.approve_adult
 //! but neither admission.approve nor member.write; lsm.bayern reads Bayern without
 //! member.write; admin holds everything everywhere.
-use crate::common::{TestServer, error_code, error_field};
-use base64::Engine;
+use crate::common::{TestServer, error_code, error_field, gid, raw_id, unit};
 use entity::{
-    AdmissionStatus, MemberStatus, TransferStatus, admission, audit_event, counter, member, org_unit,
-    transfer, user,
+    AdmissionStatus, MemberStatus, TransferStatus, admission, audit_event, counter, member, transfer, user,
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, PaginatorTrait,
     QueryFilter, QueryOrder, Set,
 };
 use serde_json::{Value, json};
-
-fn gid(kind: &str, id: i64) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{kind}:{id}"))
-}
-
-fn raw_id(global: &Value) -> i64 {
-    let text = global.as_str().unwrap_or_else(|| panic!("id: {global}"));
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(text).expect("base64 id");
-    let text = String::from_utf8(bytes).expect("utf8");
-    text.split_once(':').expect("kind:id").1.parse().expect("number")
-}
-
-async fn unit(conn: &DatabaseConnection, name: &str) -> org_unit::Model {
-    org_unit::Entity::find()
-        .filter(org_unit::Column::Name.eq(name))
-        .one(conn)
-        .await
-        .expect("q")
-        .unwrap_or_else(|| panic!("unit {name}"))
-}
 
 /// An ACTIVE member of the unit without a login (so no persona's own record).
 async fn member_at(conn: &DatabaseConnection, unit_name: &str) -> member::Model {
