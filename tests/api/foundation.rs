@@ -1,5 +1,5 @@
 //! The server, the unit queries for anonymous callers (R14), limits and errors.
-use crate::common::{TestDb, TestServer, error_code, error_field};
+use crate::common::{TestDb, TestServer, error_code, error_field, gid};
 use entity::{Visibility, org_unit};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
@@ -24,8 +24,7 @@ async fn unit_named(server: &TestServer, name: &str) -> org_unit::Model {
 }
 
 fn global_id(id: i64) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("OrgUnit:{id}"))
+    gid("OrgUnit", id)
 }
 
 #[tokio::test]
@@ -198,7 +197,7 @@ async fn schema_snapshot_matches_the_code() {
 #[tokio::test]
 async fn explaining_access_needs_a_signed_in_caller() {
     let server = TestServer::demo().await;
-    let member = base64_id("Member", 1);
+    let member = gid("Member", 1);
     let body = server
         .gql(
             "query($m: ID!) { explainAccess(memberId: $m, permission: BANK_READ) { granted } }",
@@ -214,9 +213,4 @@ async fn explaining_access_needs_a_signed_in_caller() {
         )
         .await;
     assert_eq!(error_code(&body), Some("UNAUTHENTICATED"), "{body}");
-}
-
-fn base64_id(kind: &str, id: i64) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{kind}:{id}"))
 }
