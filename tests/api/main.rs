@@ -3,9 +3,9 @@
 //! (e.g. postgres://postgres@127.0.0.1:5432/postgres); then each test gets its own
 //! database, created from a migrated template.
 mod admin;
-mod batching;
 mod assignments;
 mod audit;
+mod batching;
 mod common;
 mod foundation;
 mod http;
