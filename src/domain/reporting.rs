@@ -9,10 +9,10 @@ use crate::authz::members::visible_members;
 use crate::authz::units::can_see_unit;
 use chrono::{Datelike, Days, NaiveDate};
 use entity::{MemberStatus, bank_account, member, org_unit};
-use sea_orm::sea_query::{Expr, ExprTrait, Query, SelectStatement};
+use sea_orm::sea_query::{Expr, ExprTrait, JoinType, Query, SelectStatement};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Statement, Value,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, EntityTrait, FromQueryResult, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait, Statement, Value,
 };
 use std::collections::HashMap;
 
@@ -433,12 +433,22 @@ pub struct ExportRow {
     pub home_unit_name: String,
     /// Only when bank columns were asked for and the caller holds bank.read on
     /// this member (checked per row as well, whatever the column decision said).
-    pub bank: Option<bank_account::Model>,
+    pub bank: Option<ExportBank>,
+}
+
+/// The bank columns of one exported member.
+#[derive(Debug, Clone)]
+pub struct ExportBank {
+    pub iban: String,
+    pub bic: Option<String>,
+    pub account_holder: String,
 }
 
 /// The next chunk of an export, after member id `after` in id order (keyset): one
-/// statement for the members with their home units, and one for their bank
-/// accounts when `with_bank`.
+/// statement for the members with their home units and, when `with_bank`, their
+/// bank accounts (a left join on the primary key: an IN list of 2,000 ids cost
+/// ~50 ms a chunk, and a second statement with the export's condition got a
+/// generic plan on PostgreSQL that scanned the whole member table).
 pub async fn export_chunk<C: ConnectionTrait>(
     conn: &C,
     grants: &Grants,
@@ -447,47 +457,57 @@ pub async fn export_chunk<C: ConnectionTrait>(
     limit: u64,
     with_bank: bool,
 ) -> Result<Vec<ExportRow>, DomainError> {
-    let rows = member::Entity::find()
+    let mut stmt = member::Entity::find()
         .find_also_related(org_unit::Entity)
         .filter(export_condition(grants, spec))
         .filter(member::Column::Id.gt(after))
         .order_by_asc(member::Column::Id)
         .limit(limit)
-        .all(conn)
-        .await?;
+        .into_query();
+    if with_bank {
+        stmt.join(
+            JoinType::LeftJoin,
+            bank_account::Entity,
+            // The bound lets a merge join start at the chunk instead of scanning
+            // bank_account from its first row (~110 ms a chunk on 1,000,000 rows).
+            Expr::col((bank_account::Entity, bank_account::Column::MemberId))
+                .equals((member::Entity, member::Column::Id))
+                .and(Expr::col((bank_account::Entity, bank_account::Column::MemberId)).gt(after)),
+        );
+        for (column, alias) in BANK_ALIASES {
+            stmt.expr_as(Expr::col((bank_account::Entity, column)), alias);
+        }
+    }
     let own = grants.self_member_id();
-    let bank_ids: Vec<i64> = if with_bank {
-        rows.iter()
-            .filter(|(m, unit)| {
-                let is_self = own == Some(m.id) && grants.self_permissions().contains(Permission::BankRead);
-                let held = unit.as_ref().map(|u| grants.at_unit(&u.path)).unwrap_or_default();
-                is_self || (held.contains(Permission::MemberRead) && held.contains(Permission::BankRead))
-            })
-            .map(|(m, _)| m.id)
-            .collect()
-    } else {
-        Vec::new()
-    };
-    let mut accounts: HashMap<i64, bank_account::Model> = if bank_ids.is_empty() {
-        HashMap::new()
-    } else {
-        bank_account::Entity::find()
-            .filter(bank_account::Column::MemberId.is_in(bank_ids))
-            .all(conn)
-            .await?
-            .into_iter()
-            .map(|a| (a.member_id, a))
-            .collect()
-    };
-    Ok(rows
-        .into_iter()
-        .map(|(member, unit)| ExportRow {
-            bank: accounts.remove(&member.id),
-            home_unit_name: unit.map(|u| u.name).unwrap_or_default(),
-            member,
-        })
-        .collect())
+    let mut out = Vec::new();
+    for row in conn.query_all(&stmt).await? {
+        let member = member::Model::from_query_result(&row, "A_")?;
+        let Some(unit) = org_unit::Model::from_query_result_optional(&row, "B_")? else { continue };
+        // Per row as well, whatever the column decision said: R17 or member.read
+        // with bank.read at the home unit.
+        let may_read_bank = with_bank && {
+            let is_self = own == Some(member.id) && grants.self_permissions().contains(Permission::BankRead);
+            let held = grants.at_unit(&unit.path);
+            is_self || (held.contains(Permission::MemberRead) && held.contains(Permission::BankRead))
+        };
+        let bank = if may_read_bank {
+            let iban: Option<String> = row.try_get("", BANK_ALIASES[0].1)?;
+            let bic: Option<String> = row.try_get("", BANK_ALIASES[1].1)?;
+            let holder: Option<String> = row.try_get("", BANK_ALIASES[2].1)?;
+            iban.map(|iban| ExportBank { iban, bic, account_holder: holder.unwrap_or_default() })
+        } else {
+            None
+        };
+        out.push(ExportRow { member, home_unit_name: unit.name, bank });
+    }
+    Ok(out)
 }
+
+const BANK_ALIASES: [(bank_account::Column, &str); 3] = [
+    (bank_account::Column::Iban, "C_iban"),
+    (bank_account::Column::Bic, "C_bic"),
+    (bank_account::Column::AccountHolder, "C_account_holder"),
+];
 
 #[cfg(test)]
 mod tests {
