@@ -470,9 +470,7 @@ fn label_errors(errors: &mut [ServerError]) {
             || error.message.starts_with("Expected input type \"")
             || error.message.contains("(occurred while parsing \"");
         let code = if error.path.is_empty() || bad_argument {
-            if bad_argument
-                && let Some(async_graphql::PathSegment::Field(field)) = error.path.last()
-            {
+            if bad_argument && let Some(async_graphql::PathSegment::Field(field)) = error.path.last() {
                 let field = field.clone();
                 error.extensions.get_or_insert_with(Default::default).set("field", field);
             }

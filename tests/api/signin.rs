@@ -6,7 +6,6 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, Query
 use serde_json::{Value, json};
 use verband::domain::seed::demo::DEMO_PASSWORD;
 
-
 #[tokio::test]
 async fn a_persona_signs_in_and_sees_what_r14_allows() {
     let server = TestServer::demo().await;
