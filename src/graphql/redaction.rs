@@ -15,6 +15,8 @@ pub const MAX_LISTED: usize = 100;
 pub struct Redactions {
     listed: Mutex<Vec<(Value, Permission)>>,
     total: AtomicUsize,
+    /// Every redaction, listed or not, per permission (for the denial metrics).
+    counts: Mutex<std::collections::BTreeMap<Permission, usize>>,
 }
 
 impl Redactions {
@@ -23,6 +25,9 @@ impl Redactions {
     }
 
     pub fn record(&self, path: Value, needs: Permission) {
+        if let Ok(mut counts) = self.counts.lock() {
+            *counts.entry(needs).or_default() += 1;
+        }
         let n = self.total.fetch_add(1, Ordering::Relaxed);
         if n < MAX_LISTED
             && let Ok(mut listed) = self.listed.lock()
@@ -35,9 +40,13 @@ impl Redactions {
         self.total.load(Ordering::Relaxed)
     }
 
-    /// The permissions whose absence redacted something, for the denial metrics.
+    /// The permission each redaction lacked, one entry per redacted field (all of
+    /// them, not only the listed ones), for the denial metrics.
     pub fn permissions(&self) -> Vec<Permission> {
-        self.listed.lock().map(|l| l.iter().map(|(_, p)| *p).collect()).unwrap_or_default()
+        self.counts
+            .lock()
+            .map(|c| c.iter().flat_map(|(p, n)| std::iter::repeat_n(*p, *n)).collect())
+            .unwrap_or_default()
     }
 
     /// `{ total, truncated, fields: [{ path, needs }] }`, or None when nothing was
@@ -144,5 +153,6 @@ mod tests {
         assert_eq!(ext.get("truncated"), Some(&Value::Boolean(true)));
         let Some(Value::List(fields)) = ext.get("fields") else { panic!("list") };
         assert_eq!(fields.len(), MAX_LISTED);
+        assert_eq!(r.permissions().len(), MAX_LISTED + 5, "metrics count every redaction");
     }
 }
