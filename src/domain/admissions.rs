@@ -6,7 +6,7 @@
 //! Applications hold personal data of people who are not members yet: only callers
 //! who decide on them or administer the unit's members (admission.approve,
 //! admission.approve_adult or member.write at the unit) see them at all.
-use super::members::{AddressInput, unit_for_write, writable};
+use super::members::{AddressInput, insert_member, unit_for_write, writable};
 use super::seed::allocate_membership_numbers;
 use super::{Actor, DomainError, audit, validate};
 use crate::authz::{Grants, Permission};
@@ -233,50 +233,43 @@ pub async fn approve(
     // takes a membership number.
     decide(&txn, actor, id, AdmissionStatus::Approved, None).await?;
     let number = allocate_membership_numbers(&txn, 1).await?.to_string();
-    let created = member::ActiveModel {
-        membership_number: Set(number),
-        home_unit_id: Set(unit.id),
-        first_name: Set(adm.first_name.clone()),
-        last_name: Set(adm.last_name.clone()),
-        birth_date: Set(adm.birth_date),
-        gender: Set(adm.gender.clone()),
-        email: Set(adm.email.clone()),
-        phone: Set(adm.phone.clone()),
-        street: Set(adm.street.clone()),
-        postal_code: Set(adm.postal_code.clone()),
-        city: Set(adm.city.clone()),
-        country: Set(adm.country.clone()),
-        status: Set(MemberStatus::Active),
-        joined_on: Set(Some(actor.today)),
-        left_on: Set(None),
-        voting_rights: Set(false),
-        tags: Set(json!([])),
-        retention_until: Set(None),
-        anonymized_at: Set(None),
-        created_by: Set(actor.user_id),
-        updated_by: Set(actor.user_id),
-        created_at: Set(actor.now),
-        updated_at: Set(actor.now),
-        ..Default::default()
-    }
-    .insert(&txn)
+    let created = insert_member(
+        &txn,
+        actor,
+        member::Model {
+            id: 0,
+            membership_number: number,
+            home_unit_id: unit.id,
+            first_name: adm.first_name.clone(),
+            last_name: adm.last_name.clone(),
+            birth_date: adm.birth_date,
+            gender: adm.gender.clone(),
+            email: adm.email.clone(),
+            phone: adm.phone.clone(),
+            street: adm.street.clone(),
+            postal_code: adm.postal_code.clone(),
+            city: adm.city.clone(),
+            country: adm.country.clone(),
+            status: MemberStatus::Active,
+            joined_on: Some(actor.today),
+            left_on: None,
+            voting_rights: false,
+            tags: json!([]),
+            retention_until: None,
+            anonymized_at: None,
+            created_by: actor.user_id,
+            updated_by: actor.user_id,
+            created_at: actor.now,
+            updated_at: actor.now,
+        },
+        Some(id),
+    )
     .await?;
     admission::Entity::update_many()
         .col_expr(admission::Column::MemberId, Expr::value(created.id))
         .filter(admission::Column::Id.eq(id))
         .exec(&txn)
         .await?;
-    let member_after = json!({
-        "membership_number": created.membership_number, "home_unit_id": created.home_unit_id,
-        "first_name": created.first_name, "last_name": created.last_name, "birth_date": created.birth_date,
-        "status": created.status.as_str(), "joined_on": created.joined_on, "admission_id": id,
-    });
-    audit::record(
-        &txn,
-        actor.now,
-        actor.audit("member.create", "member", created.id, None, Some(member_after)),
-    )
-    .await?;
     let decided = admission::Entity::find_by_id(id).one(&txn).await?.ok_or(DomainError::NotFound)?;
     audit::record(
         &txn,

@@ -286,42 +286,61 @@ pub async fn create_member(
         }
         None => allocate_membership_numbers(&txn, 1).await?.to_string(),
     };
-    let row = member::ActiveModel {
-        membership_number: Set(number),
-        home_unit_id: Set(unit.id),
-        first_name: Set(first_name),
-        last_name: Set(last_name),
-        birth_date: Set(birth_date),
-        gender: Set(gender),
-        email: Set(email),
-        phone: Set(phone),
-        street: Set(street),
-        postal_code: Set(postal_code),
-        city: Set(city),
-        country: Set(country),
-        status: Set(status),
-        joined_on: Set(input.joined_on.or(Some(actor.today))),
-        left_on: Set(None),
-        voting_rights: Set(input.voting_rights),
-        tags: Set(json!(tags)),
-        retention_until: Set(None),
-        anonymized_at: Set(None),
-        created_by: Set(actor.user_id),
-        updated_by: Set(actor.user_id),
-        created_at: Set(actor.now),
-        updated_at: Set(actor.now),
-        ..Default::default()
-    }
-    .insert(&txn)
-    .await?;
-    audit::record(
+    let row = insert_member(
         &txn,
-        actor.now,
-        actor.audit("member.create", "member", row.id, None, Some(member_json(&row))),
+        actor,
+        member::Model {
+            id: 0,
+            membership_number: number,
+            home_unit_id: unit.id,
+            first_name,
+            last_name,
+            birth_date,
+            gender,
+            email,
+            phone,
+            street,
+            postal_code,
+            city,
+            country,
+            status,
+            joined_on: input.joined_on.or(Some(actor.today)),
+            left_on: None,
+            voting_rights: input.voting_rights,
+            tags: json!(tags),
+            retention_until: None,
+            anonymized_at: None,
+            created_by: actor.user_id,
+            updated_by: actor.user_id,
+            created_at: actor.now,
+            updated_at: actor.now,
+        },
+        None,
     )
     .await?;
     txn.commit().await?;
     Ok(row)
+}
+
+/// Inserts a validated member (`id` is assigned) with its `member.create` audit
+/// record, on the caller's transaction: createMember and approveAdmission both
+/// make members this way. `admission_id` links the record to the application.
+pub(crate) async fn insert_member<C: ConnectionTrait>(
+    txn: &C,
+    actor: &Actor<'_>,
+    member: member::Model,
+    admission_id: Option<i64>,
+) -> Result<member::Model, DomainError> {
+    let mut row = member.into_active_model().reset_all();
+    row.id = sea_orm::ActiveValue::NotSet;
+    let created = row.insert(txn).await?;
+    let mut after = member_json(&created);
+    if let (Some(id), Some(obj)) = (admission_id, after.as_object_mut()) {
+        obj.insert("admission_id".into(), json!(id));
+    }
+    audit::record(txn, actor.now, actor.audit("member.create", "member", created.id, None, Some(after)))
+        .await?;
+    Ok(created)
 }
 
 /// What an update did, for the caller's cache invalidation.
