@@ -1,9 +1,7 @@
 //! User administration and the catalogue over HTTP, as the demo personas. The
 //! expectations come from DESIGN.md section 4 and the personas' documented rights.
-use crate::common::{TestServer, error_code, error_field, gid, unit};
-use entity::{
-    audit_event, member, org_unit, permission_group, permission_group_permission, user, user_system_group,
-};
+use crate::common::{TestServer, error_code, error_field, gid, members_without_login, unit};
+use entity::{audit_event, member, permission_group, permission_group_permission, user, user_system_group};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -16,35 +14,6 @@ async fn group_id(conn: &DatabaseConnection, key: &str) -> i64 {
         .expect("q")
         .unwrap_or_else(|| panic!("group {key}"))
         .id
-}
-
-/// Members whose home unit is in the subtree of `unit_name` and who have no login.
-async fn members_without_login(conn: &DatabaseConnection, unit_name: &str) -> Vec<member::Model> {
-    let root = unit(conn, unit_name).await;
-    let units: BTreeSet<i64> = org_unit::Entity::find()
-        .all(conn)
-        .await
-        .expect("units")
-        .into_iter()
-        .filter(|u| u.path.starts_with(&root.path))
-        .map(|u| u.id)
-        .collect();
-    let with_login: BTreeSet<i64> = user::Entity::find()
-        .all(conn)
-        .await
-        .expect("users")
-        .into_iter()
-        .filter_map(|u| u.member_id)
-        .collect();
-    member::Entity::find()
-        .filter(member::Column::Status.eq(entity::MemberStatus::Active))
-        .order_by_asc(member::Column::Id)
-        .all(conn)
-        .await
-        .expect("members")
-        .into_iter()
-        .filter(|m| units.contains(&m.home_unit_id) && !with_login.contains(&m.id))
-        .collect()
 }
 
 async fn audit_count(conn: &DatabaseConnection, action: &str) -> u64 {

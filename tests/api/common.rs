@@ -365,3 +365,36 @@ pub async fn unit(conn: &DatabaseConnection, name: &str) -> entity::org_unit::Mo
         .expect("q")
         .unwrap_or_else(|| panic!("unit {name}"))
 }
+
+/// ACTIVE members whose home unit is in the subtree of `unit_name` and who have no
+/// login (so no persona's own record), by id.
+pub async fn members_without_login(conn: &DatabaseConnection, unit_name: &str) -> Vec<entity::member::Model> {
+    use entity::{member, org_unit, user};
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+    use std::collections::BTreeSet;
+    let root = unit(conn, unit_name).await;
+    let units: BTreeSet<i64> = org_unit::Entity::find()
+        .all(conn)
+        .await
+        .expect("units")
+        .into_iter()
+        .filter(|u| u.path.starts_with(&root.path))
+        .map(|u| u.id)
+        .collect();
+    let with_login: BTreeSet<i64> = user::Entity::find()
+        .all(conn)
+        .await
+        .expect("users")
+        .into_iter()
+        .filter_map(|u| u.member_id)
+        .collect();
+    member::Entity::find()
+        .filter(member::Column::Status.eq(entity::MemberStatus::Active))
+        .order_by_asc(member::Column::Id)
+        .all(conn)
+        .await
+        .expect("members")
+        .into_iter()
+        .filter(|m| units.contains(&m.home_unit_id) && !with_login.contains(&m.id))
+        .collect()
+}

@@ -4,37 +4,15 @@
 //! but not admission.approve_adult; lv.niedersachsen holds admission.approve_adult
 //! but neither admission.approve nor member.write; lsm.bayern reads Bayern without
 //! member.write; admin holds everything everywhere.
-use crate::common::{TestServer, error_code, error_field, gid, raw_id, unit};
+use crate::common::{TestServer, error_code, error_field, gid, members_without_login, raw_id, unit};
 use entity::{
-    AdmissionStatus, MemberStatus, TransferStatus, admission, audit_event, counter, member, transfer, user,
+    AdmissionStatus, MemberStatus, TransferStatus, admission, audit_event, counter, member, transfer,
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, PaginatorTrait,
-    QueryFilter, QueryOrder, Set,
+    QueryFilter, Set,
 };
 use serde_json::{Value, json};
-
-/// An ACTIVE member of the unit without a login (so no persona's own record).
-async fn member_at(conn: &DatabaseConnection, unit_name: &str) -> member::Model {
-    let home = unit(conn, unit_name).await;
-    let with_login: Vec<i64> = user::Entity::find()
-        .all(conn)
-        .await
-        .expect("users")
-        .into_iter()
-        .filter_map(|u| u.member_id)
-        .collect();
-    member::Entity::find()
-        .filter(member::Column::HomeUnitId.eq(home.id))
-        .filter(member::Column::Status.eq(MemberStatus::Active))
-        .order_by_asc(member::Column::Id)
-        .all(conn)
-        .await
-        .expect("members")
-        .into_iter()
-        .find(|m| !with_login.contains(&m.id))
-        .unwrap_or_else(|| panic!("a member at {unit_name}"))
-}
 
 async fn counter_value(conn: &DatabaseConnection) -> i64 {
     counter::Entity::find_by_id(counter::MEMBERSHIP_NUMBER)
@@ -383,7 +361,7 @@ async fn stored_transfer(conn: &DatabaseConnection, id: i64) -> transfer::Model 
 async fn a_transfer_requested_at_the_source_is_accepted_at_the_destination_and_moves_the_member() {
     let server = TestServer::demo().await;
     let conn = server.db.connect().await;
-    let moving = member_at(&conn, "Stamm Isar").await;
+    let moving = members_without_login(&conn, "Stamm Isar").await.remove(0);
     let fulda = unit(&conn, "Stamm Fulda").await;
     let mv = server.token("mv.hessen").await;
     let lsm = server.token("lsm.bayern").await;
@@ -468,8 +446,8 @@ async fn transfer_requests_are_refused_without_rights_or_with_a_bad_destination(
     let server = TestServer::demo().await;
     let conn = server.db.connect().await;
     let mv = server.token("mv.hessen").await;
-    let isar_member = member_at(&conn, "Stamm Isar").await;
-    let fulda_member = member_at(&conn, "Stamm Fulda").await;
+    let isar_member = members_without_login(&conn, "Stamm Isar").await.remove(0);
+    let fulda_member = members_without_login(&conn, "Stamm Fulda").await.remove(0);
     let fulda = unit(&conn, "Stamm Fulda").await;
     let isar = unit(&conn, "Stamm Isar").await;
     let leine = unit(&conn, "Stamm Leine").await;
@@ -487,7 +465,7 @@ async fn transfer_requests_are_refused_without_rights_or_with_a_bad_destination(
     assert_eq!(error_code(&body), Some("NOT_FOUND"), "{body}");
     // Reading is not writing: lv.niedersachsen holds member.read only.
     let lv = server.token("lv.niedersachsen").await;
-    let leine_member = member_at(&conn, "Stamm Leine").await;
+    let leine_member = members_without_login(&conn, "Stamm Leine").await.remove(0);
     let body = request(lv, leine_member.id, fulda.id).await;
     assert_eq!(error_code(&body), Some("FORBIDDEN"), "{body}");
     // The destination: not the home unit, visible (HIDDEN Stamm Ilmenau is not to
@@ -554,7 +532,7 @@ async fn r15_ends_with_the_transfer_and_a_left_member_is_not_transferred() {
     let conn = server.db.connect().await;
     let admin = server.token("admin").await;
     let mv = server.token("mv.hessen").await;
-    let moving = member_at(&conn, "Stamm Isar").await;
+    let moving = members_without_login(&conn, "Stamm Isar").await.remove(0);
     let fulda = unit(&conn, "Stamm Fulda").await;
     let (_, body) = server
         .gql_as(&admin, REQUEST, json!({ "m": gid("Member", moving.id), "to": gid("OrgUnit", fulda.id) }))
@@ -592,7 +570,7 @@ async fn of_two_concurrent_transfer_requests_for_one_member_exactly_one_is_pendi
     let server = TestServer::demo().await;
     let conn = server.db.connect().await;
     let mv = server.token("mv.hessen").await;
-    let moving = member_at(&conn, "Stamm Fulda").await;
+    let moving = members_without_login(&conn, "Stamm Fulda").await.remove(0);
     let isar = unit(&conn, "Stamm Isar").await;
     let leine = unit(&conn, "Stamm Leine").await;
     let vars = |to: i64| json!({ "m": gid("Member", moving.id), "to": gid("OrgUnit", to) });
