@@ -148,7 +148,7 @@ pub async fn explain_access(
             "explaining another user's access needs user.manage or audit.read".into(),
         )));
     }
-    let conn = db(ctx)?;
+    let conn = &*db(ctx).await?;
     let authz = ctx.data::<Arc<Authz>>()?;
     let member = member::Entity::find_by_id(member_raw).one(conn).await.map_err(gql)?;
     let home = match &member {
@@ -190,7 +190,7 @@ pub async fn who_can_access(
         )));
     }
     let unit_raw = id::decode(&org_unit_id, Kind::OrgUnit, "orgUnitId")?;
-    let conn = db(ctx)?;
+    let conn = &*db(ctx).await?;
     let Some(unit) = org_unit::Entity::find_by_id(unit_raw).one(conn).await.map_err(gql)? else {
         return Err(gql(ApiError::NotFound));
     };

@@ -140,7 +140,7 @@ async fn group(ctx: &Context<'_>, id: Option<i64>) -> async_graphql::Result<Opti
 
 /// `node(id)` for assignments; null when missing or not visible.
 pub async fn node(ctx: &Context<'_>, raw_id: i64) -> async_graphql::Result<Option<Assignment>> {
-    let Some(row) = assignment::Entity::find_by_id(raw_id).one(db(ctx)?).await.map_err(gql)? else {
+    let Some(row) = assignment::Entity::find_by_id(raw_id).one(&*db(ctx).await?).await.map_err(gql)? else {
         return Ok(None);
     };
     let loaders = ctx.data::<Loaders>()?;
@@ -254,8 +254,9 @@ impl AssignmentMutation {
         };
         let authz = ctx.data::<Arc<Authz>>()?;
         let catalogue = authz.catalogue().await.map_err(gql)?;
-        let created =
-            domain::create(db(ctx)?, &req.actor(), &catalogue, authz.as_ref(), new).await.map_err(gql)?;
+        let created = domain::create(&*db(ctx).await?, &req.actor(), &catalogue, authz.as_ref(), new)
+            .await
+            .map_err(gql)?;
         Ok(Assignment(created))
     }
 
@@ -285,9 +286,10 @@ impl AssignmentMutation {
         let authz = ctx.data::<Arc<Authz>>()?;
         let catalogue = authz.catalogue().await.map_err(gql)?;
         let req = request(ctx);
-        let updated = domain::update(db(ctx)?, &req.actor(), &catalogue, authz.as_ref(), raw, changes)
-            .await
-            .map_err(gql)?;
+        let updated =
+            domain::update(&*db(ctx).await?, &req.actor(), &catalogue, authz.as_ref(), raw, changes)
+                .await
+                .map_err(gql)?;
         Ok(Assignment(updated))
     }
 
@@ -306,7 +308,8 @@ impl AssignmentMutation {
         let req = request(ctx);
         let ends_on = ends_on.map_or(req.today, |d| d.0);
         let authz = ctx.data::<Arc<Authz>>()?;
-        let ended = domain::end(db(ctx)?, &req.actor(), authz.as_ref(), raw, ends_on).await.map_err(gql)?;
+        let ended =
+            domain::end(&*db(ctx).await?, &req.actor(), authz.as_ref(), raw, ends_on).await.map_err(gql)?;
         Ok(Assignment(ended))
     }
 }

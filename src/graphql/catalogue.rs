@@ -183,7 +183,7 @@ impl CatalogueQuery {
         let rows = q
             .order_by_asc(activity::Column::LevelId)
             .order_by_asc(activity::Column::Name)
-            .all(db(ctx)?)
+            .all(&*db(ctx).await?)
             .await
             .map_err(gql)?;
         Ok(rows.into_iter().map(Activity).collect())
@@ -192,8 +192,11 @@ impl CatalogueQuery {
     /// The levels of the tree, top (rank 0) first. For any signed-in caller.
     async fn levels(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Level>> {
         signed_in(ctx)?;
-        let rows =
-            level::Entity::find().order_by_asc(level::Column::Rank).all(db(ctx)?).await.map_err(gql)?;
+        let rows = level::Entity::find()
+            .order_by_asc(level::Column::Rank)
+            .all(&*db(ctx).await?)
+            .await
+            .map_err(gql)?;
         Ok(rows.into_iter().map(Level::from).collect())
     }
 }
@@ -276,7 +279,7 @@ impl CatalogueMutation {
         let req = request(ctx);
         let perms = permissions(&input.permissions);
         let row = catalogue_admin::create_group(
-            db(ctx)?,
+            &*db(ctx).await?,
             &req.actor(),
             NewGroup {
                 key: &input.key,
@@ -304,7 +307,7 @@ impl CatalogueMutation {
         let req = request(ctx);
         let perms = input.permissions.as_deref().map(permissions);
         let row = catalogue_admin::update_group(
-            db(ctx)?,
+            &*db(ctx).await?,
             &req.actor(),
             raw,
             GroupChange {
@@ -323,7 +326,7 @@ impl CatalogueMutation {
     async fn delete_permission_group(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
         signed_in(ctx)?;
         let raw = id::decode(&id, Kind::PermissionGroup, "id")?;
-        catalogue_admin::delete_group(db(ctx)?, &request(ctx).actor(), raw).await.map_err(gql)?;
+        catalogue_admin::delete_group(&*db(ctx).await?, &request(ctx).actor(), raw).await.map_err(gql)?;
         ctx.data::<Arc<Authz>>()?.everything_changed();
         Ok(true)
     }
@@ -339,7 +342,7 @@ impl CatalogueMutation {
         let level_id = id::decode(&input.level_id, Kind::Level, "levelId")?;
         let allowed = group_ids(&input.allowed_group_ids, "allowedGroupIds")?;
         let row = catalogue_admin::create_activity(
-            db(ctx)?,
+            &*db(ctx).await?,
             &request(ctx).actor(),
             NewActivity { name: &input.name, level_id, allowed_group_ids: &allowed },
         )
@@ -361,7 +364,7 @@ impl CatalogueMutation {
         let allowed =
             input.allowed_group_ids.as_deref().map(|ids| group_ids(ids, "allowedGroupIds")).transpose()?;
         let row = catalogue_admin::update_activity(
-            db(ctx)?,
+            &*db(ctx).await?,
             &request(ctx).actor(),
             raw,
             ActivityChange { name: input.name.as_deref(), allowed_group_ids: allowed.as_deref() },
@@ -376,7 +379,7 @@ impl CatalogueMutation {
     async fn delete_activity(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
         signed_in(ctx)?;
         let raw = id::decode(&id, Kind::Activity, "id")?;
-        catalogue_admin::delete_activity(db(ctx)?, &request(ctx).actor(), raw).await.map_err(gql)?;
+        catalogue_admin::delete_activity(&*db(ctx).await?, &request(ctx).actor(), raw).await.map_err(gql)?;
         ctx.data::<Arc<Authz>>()?.everything_changed();
         Ok(true)
     }

@@ -348,7 +348,7 @@ impl Member {
             redact(ctx, Permission::MemberWrite);
             return Ok(None);
         }
-        let conn = db(ctx)?;
+        let conn = &*db(ctx).await?;
         let catalogue = ctx.data::<Arc<Authz>>()?.catalogue().await.map_err(gql)?;
         let mut out = Vec::new();
         for permission in [Permission::MemberRead, Permission::BankRead] {
@@ -441,7 +441,7 @@ impl MemberConnection {
     /// All members matching the filter that the caller may see, across pages; the
     /// others are not counted (R11, R16).
     async fn total_count(&self, ctx: &Context<'_>) -> async_graphql::Result<u64> {
-        self.matching.clone().count(db(ctx)?).await.map_err(gql)
+        self.matching.clone().count(&*db(ctx).await?).await.map_err(gql)
     }
 }
 
@@ -524,7 +524,9 @@ async fn matching(ctx: &Context<'_>, filter: &MemberFilter) -> async_graphql::Re
         let unit_id = id::decode(unit_id, Kind::OrgUnit, "filter.orgUnitId")?;
         if filter.include_descendants {
             // The subtree is one index range on the materialized path.
-            let Some(unit) = org_unit::Entity::find_by_id(unit_id).one(db(ctx)?).await.map_err(gql)? else {
+            let Some(unit) =
+                org_unit::Entity::find_by_id(unit_id).one(&*db(ctx).await?).await.map_err(gql)?
+            else {
                 return Ok(select.filter(Expr::cust("1 = 0")));
             };
             let below = sea_orm::sea_query::Query::select()
@@ -573,7 +575,7 @@ pub async fn list(
         MemberOrder::MembershipNumber => page.order_by_asc(member::Column::MembershipNumber),
     };
     let grants = &request(ctx).grants;
-    let mut rows = rows_with_access(db(ctx)?, grants, page.limit(limit + 1)).await.map_err(gql)?;
+    let mut rows = rows_with_access(&*db(ctx).await?, grants, page.limit(limit + 1)).await.map_err(gql)?;
     let has_next_page = rows.len() as u64 > limit;
     rows.truncate(limit as usize);
     prime_page(ctx, &rows).await?;
@@ -666,7 +668,7 @@ impl MemberQuery {
         let grants = &request(ctx).grants;
         let select =
             visible_select(grants).filter(member::Column::MembershipNumber.eq(membership_number.trim()));
-        let row = rows_with_access(db(ctx)?, grants, select).await.map_err(gql)?.pop();
+        let row = rows_with_access(&*db(ctx).await?, grants, select).await.map_err(gql)?.pop();
         Ok(row.map(Member))
     }
 
@@ -687,7 +689,8 @@ impl MemberQuery {
     /// secrets), sessions, and the audit events about or by the caller, as JSON.
     async fn export_my_data(&self, ctx: &Context<'_>) -> async_graphql::Result<Json<serde_json::Value>> {
         let user_id = signed_in(ctx)?;
-        let data = crate::domain::self_service::export_my_data(db(ctx)?, user_id).await.map_err(gql)?;
+        let data =
+            crate::domain::self_service::export_my_data(&*db(ctx).await?, user_id).await.map_err(gql)?;
         Ok(Json(data))
     }
 }
@@ -781,7 +784,7 @@ pub struct PaymentInput {
 /// The member as the caller may see it after a write.
 async fn reread(ctx: &Context<'_>, member_id: i64) -> async_graphql::Result<Option<Member>> {
     let grants = &request(ctx).grants;
-    let row = domain::find_visible(db(ctx)?, grants, member_id).await.map_err(gql)?;
+    let row = domain::find_visible(&*db(ctx).await?, grants, member_id).await.map_err(gql)?;
     Ok(row.map(Member))
 }
 
@@ -821,7 +824,7 @@ impl MemberMutation {
             tags: input.tags,
         };
         let req = request(ctx);
-        let created = domain::create_member(db(ctx)?, &req.actor(), new).await.map_err(gql)?;
+        let created = domain::create_member(&*db(ctx).await?, &req.actor(), new).await.map_err(gql)?;
         reread(ctx, created.id).await
     }
 
@@ -855,14 +858,17 @@ impl MemberMutation {
             tags: input.tags,
         };
         let req = request(ctx);
-        let conn = db(ctx)?;
-        let updated = domain::update_member(conn, &req.actor(), member_id, changes).await.map_err(gql)?;
-        if updated.status_changed {
-            // The member's user may gain or lose every right (R6).
-            let users = user::Entity::find().filter(user::Column::MemberId.eq(member_id)).all(conn).await;
-            let authz = ctx.data::<Arc<Authz>>()?;
-            for u in users.map_err(gql)? {
-                authz.user_changed(u.id);
+        {
+            // The connection is given back before `reread` asks for one.
+            let conn = &*db(ctx).await?;
+            let updated = domain::update_member(conn, &req.actor(), member_id, changes).await.map_err(gql)?;
+            if updated.status_changed {
+                // The member's user may gain or lose every right (R6).
+                let users = user::Entity::find().filter(user::Column::MemberId.eq(member_id)).all(conn).await;
+                let authz = ctx.data::<Arc<Authz>>()?;
+                for u in users.map_err(gql)? {
+                    authz.user_changed(u.id);
+                }
             }
         }
         reread(ctx, member_id).await
@@ -884,7 +890,8 @@ impl MemberMutation {
             bic: input.bic,
             account_holder: input.account_holder,
         };
-        let saved = domain::set_bank_account(db(ctx)?, &req.actor(), member_id, input).await.map_err(gql)?;
+        let saved =
+            domain::set_bank_account(&*db(ctx).await?, &req.actor(), member_id, input).await.map_err(gql)?;
         Ok(saved.into())
     }
 
@@ -903,7 +910,8 @@ impl MemberMutation {
             signed_on: input.signed_on.0,
             iban: input.iban,
         };
-        let saved = domain::add_sepa_mandate(db(ctx)?, &req.actor(), member_id, input).await.map_err(gql)?;
+        let saved =
+            domain::add_sepa_mandate(&*db(ctx).await?, &req.actor(), member_id, input).await.map_err(gql)?;
         Ok(saved.into())
     }
 
@@ -925,7 +933,8 @@ impl MemberMutation {
             period_to: input.period_to.map(|d| d.0),
             note: input.note,
         };
-        let saved = domain::record_payment(db(ctx)?, &req.actor(), member_id, input).await.map_err(gql)?;
+        let saved =
+            domain::record_payment(&*db(ctx).await?, &req.actor(), member_id, input).await.map_err(gql)?;
         Ok(saved.into())
     }
 }

@@ -192,8 +192,9 @@ impl OrgUnit {
             return Ok(None);
         }
         let year = year.unwrap_or_else(|| req.today.year());
-        let totals =
-            org_units::fee_totals(db(ctx)?, &self.0.path, year).await.map_err(|e| gql(ApiError::from(e)))?;
+        let totals = org_units::fee_totals(&*db(ctx).await?, &self.0.path, year)
+            .await
+            .map_err(|e| gql(ApiError::from(e)))?;
         Ok(Some(UnitFinance {
             year,
             payments_cents: totals.cents,
@@ -258,7 +259,7 @@ impl OrgUnitConnection {
 
     /// All units matching the filter that the caller may see, across pages.
     async fn total_count(&self, ctx: &Context<'_>) -> async_graphql::Result<u64> {
-        self.matching.clone().count(db(ctx)?).await.map_err(gql)
+        self.matching.clone().count(&*db(ctx).await?).await.map_err(gql)
     }
 }
 
@@ -295,7 +296,7 @@ pub async fn list(
     if let Some(after) = after {
         page = page.filter(org_unit::Column::Id.gt(after));
     }
-    let mut rows = page.all(db(ctx)?).await.map_err(gql)?;
+    let mut rows = page.all(&*db(ctx).await?).await.map_err(gql)?;
     let has_next_page = rows.len() as u64 > limit;
     rows.truncate(limit as usize);
     let edges: Vec<OrgUnitEdge> = rows.into_iter().map(|m| OrgUnitEdge { node: OrgUnit(m) }).collect();
@@ -365,7 +366,7 @@ impl OrgUnitMutation {
             ends_on: input.ends_on.map(|d| d.0),
         };
         let req = request(ctx);
-        let created = org_units::create_org_unit(db(ctx)?, &req.actor(), new).await.map_err(gql)?;
+        let created = org_units::create_org_unit(&*db(ctx).await?, &req.actor(), new).await.map_err(gql)?;
         Ok(OrgUnit(created))
     }
 
@@ -386,8 +387,9 @@ impl OrgUnitMutation {
             ends_on: patch(input.ends_on, |d| d.0),
         };
         let req = request(ctx);
-        let saved =
-            org_units::update_org_unit(db(ctx)?, &req.actor(), unit_id, changes).await.map_err(gql)?;
+        let saved = org_units::update_org_unit(&*db(ctx).await?, &req.actor(), unit_id, changes)
+            .await
+            .map_err(gql)?;
         Ok(OrgUnit(saved))
     }
 }

@@ -170,6 +170,8 @@ pub struct Metrics {
     sql_per_request: Histogram,
     denials: Counter,
     errors: Counter,
+    refused: Counter,
+    throttled: Counter,
 }
 
 impl Default for Metrics {
@@ -210,6 +212,16 @@ impl Metrics {
                 &["permission"],
             ),
             errors: Counter::new("verband_errors_total", "GraphQL errors by extensions.code.", &["code"]),
+            refused: Counter::new(
+                "verband_requests_refused_total",
+                "GraphQL requests refused before or during execution, by the limit they broke.",
+                &["limit"],
+            ),
+            throttled: Counter::new(
+                "verband_sign_in_throttled_total",
+                "Sign-ins refused by the throttle, by what was throttled (account or address).",
+                &["scope"],
+            ),
         }
     }
 
@@ -257,6 +269,16 @@ impl Metrics {
         }
     }
 
+    /// A request refused by a limit (`depth`, `cost`, `timeout`, …: a fixed set).
+    pub fn request_refused(&self, limit: &'static str) {
+        self.refused.inc(&[limit]);
+    }
+
+    /// A sign-in refused by the throttle: `account` or `address`.
+    pub fn sign_in_throttled(&self, scope: &'static str) {
+        self.throttled.inc(&[scope]);
+    }
+
     /// The text exposition format.
     pub fn render(&self) -> String {
         let mut out = String::with_capacity(4096);
@@ -268,13 +290,15 @@ impl Metrics {
         self.sql_per_request.render(&mut out);
         self.denials.render(&mut out);
         self.errors.render(&mut out);
+        self.refused.render(&mut out);
+        self.throttled.render(&mut out);
         out
     }
 }
 
 /// The codes of DESIGN.md section 5; anything else is counted as OTHER.
 const KNOWN_CODES: &[&str] =
-    &["UNAUTHENTICATED", "FORBIDDEN", "BAD_USER_INPUT", "NOT_FOUND", "CONFLICT", "INTERNAL"];
+    &["UNAUTHENTICATED", "FORBIDDEN", "BAD_USER_INPUT", "NOT_FOUND", "CONFLICT", "INTERNAL", "TIMEOUT"];
 
 /// Methods from a fixed set: clients can send any token as a method.
 fn method_label(method: &Method) -> &'static str {

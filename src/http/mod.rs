@@ -1,6 +1,7 @@
 //! The HTTP surface: GraphQL (POST and GET), GraphiQL, CSV reports and exports,
 //! health, readiness, metrics.
 pub mod auth;
+pub mod client;
 pub mod exports;
 pub mod graphql;
 pub mod health;
@@ -34,6 +35,8 @@ pub struct AppState {
     pub public_url: String,
     pub clock: Clock,
     pub metrics: Arc<metrics::Metrics>,
+    /// Limits, time budget and connection permits of GraphQL requests.
+    pub policy: Arc<graphql::Policy>,
 }
 
 pub fn router(state: AppState, settings: &Settings) -> Router {
@@ -42,7 +45,6 @@ pub fn router(state: AppState, settings: &Settings) -> Router {
     // fallback) after matching, so `observe` sees the matched route.
     Router::new()
         .route("/", get(graphql::graphiql))
-        .route("/graphql", get(graphql::handle).post(graphql::handle))
         // CSV for dashboards and scripts, authenticated like GraphQL.
         .route("/reports/member-counts.csv", get(exports::member_counts_csv))
         .route("/exports/members.csv", get(exports::members_csv))
@@ -53,16 +55,19 @@ pub fn router(state: AppState, settings: &Settings) -> Router {
         // Open on the listen address, like most exporters: it holds only counts
         // (no personal data); keep the port private or filter /metrics at the proxy.
         .route("/metrics", get(metrics::render))
+        // A backstop for the routes above; `/graphql` keeps its own budget for
+        // queries and never cuts a mutation off (its answer must tell the truth).
+        .route_layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(30),
+        ))
+        .route("/graphql", get(graphql::handle).post(graphql::handle))
         .with_state(state)
         // Refuses large bodies with 413, from Content-Length before reading, or while
         // streaming a chunked body.
         .layer(RequestBodyLimitLayer::new(settings.max_body_bytes))
         // The same limit for body extractors (axum's own default is 2 MB).
         .layer(axum::extract::DefaultBodyLimit::max(settings.max_body_bytes))
-        .layer(TimeoutLayer::with_status_code(
-            axum::http::StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(30),
-        ))
         // Inside `observe`, so that a panic is still counted and logged as a 500.
         .layer(CatchPanicLayer::new())
         // Metrics, the request span and one access-log line per request: method,
