@@ -337,6 +337,13 @@ impl Authenticator {
                 message: "issuer and subject are required".into(),
             });
         }
+        for (field, value) in [("issuer", issuer), ("subject", subject)] {
+            if let Err(crate::domain::DomainError::BadInput { message, .. }) =
+                crate::domain::validate::text(field, value, 1000)
+            {
+                return Err(AuthError::BadInput { field, message });
+            }
+        }
         let linked = external_subject(issuer.trim(), subject.trim());
         let Some(target) = user::Entity::find_by_id(target_user_id).one(&self.db).await? else {
             return Err(AuthError::BadInput { field: "userId", message: "no such user".into() });

@@ -5,6 +5,7 @@ use super::error::{ApiError, gql};
 use super::id::{self, Kind};
 use super::loaders::{Loaders, load_error};
 use super::member::Member;
+use super::not_null;
 use super::org_unit::OrgUnit;
 use super::scalars::{Date, DateTime};
 use super::{db, request, signed_in};
@@ -216,12 +217,11 @@ pub struct UpdateAssignmentInput {
     pub level_group_id: MaybeUndefined<ID>,
     /// The group strictly below the unit; null removes it.
     pub tree_group_id: MaybeUndefined<ID>,
-    /// The first day; null keeps it.
-    pub starts_on: Option<Date>,
+    /// The first day.
+    pub starts_on: MaybeUndefined<Date>,
     /// The last day (inclusive); null makes the end open.
     pub ends_on: MaybeUndefined<Date>,
-    /// The status; null keeps it.
-    pub status: Option<AssignmentStatus>,
+    pub status: MaybeUndefined<AssignmentStatus>,
 }
 
 #[derive(Default)]
@@ -275,13 +275,13 @@ impl AssignmentMutation {
         let changes = AssignmentChanges {
             level_group_id: decode_change(input.level_group_id, "levelGroupId")?,
             tree_group_id: decode_change(input.tree_group_id, "treeGroupId")?,
-            starts_on: input.starts_on.map(|d| d.0),
+            starts_on: not_null("startsOn", input.starts_on)?.map(|d| d.0),
             ends_on: match input.ends_on {
                 MaybeUndefined::Undefined => None,
                 MaybeUndefined::Null => Some(None),
                 MaybeUndefined::Value(d) => Some(Some(d.0)),
             },
-            status: input.status.map(Into::into),
+            status: not_null("status", input.status)?.map(Into::into),
         };
         let authz = ctx.data::<Arc<Authz>>()?;
         let catalogue = authz.catalogue().await.map_err(gql)?;

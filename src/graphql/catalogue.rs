@@ -5,12 +5,13 @@ use super::access::PermissionName;
 use super::error::{ApiError, gql};
 use super::id::{self, Kind};
 use super::loaders::{Loaders, load_error};
+use super::not_null;
 use super::org_unit::Level;
 use super::{db, request, signed_in};
 use crate::authz::catalogue::{Catalogue, GroupInfo};
 use crate::authz::{Authz, Invalidate, Permission};
 use crate::domain::catalogue_admin::{self, ActivityChange, GroupChange, NewActivity, NewGroup};
-use async_graphql::{Context, Enum, ID, InputObject, Object};
+use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object};
 use entity::{GroupKind, activity, level, permission_group};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use std::sync::Arc;
@@ -217,10 +218,11 @@ pub struct CreatePermissionGroupInput {
 /// changes.
 #[derive(InputObject)]
 pub struct UpdatePermissionGroupInput {
-    pub name: Option<String>,
-    pub description: Option<String>,
+    pub name: MaybeUndefined<String>,
+    /// null or "" removes it.
+    pub description: MaybeUndefined<String>,
     /// Replaces all of the group's permissions; all of the group's kind (R8).
-    pub permissions: Option<Vec<PermissionName>>,
+    pub permissions: MaybeUndefined<Vec<PermissionName>>,
 }
 
 /// A new activity.
@@ -236,10 +238,10 @@ pub struct CreateActivityInput {
 /// Changes to an activity; omitted fields stay as they are. The level never changes.
 #[derive(InputObject)]
 pub struct UpdateActivityInput {
-    pub name: Option<String>,
+    pub name: MaybeUndefined<String>,
     /// Replaces the allowed groups; MEMBERSHIP groups only (R8). Existing
     /// assignments keep their groups.
-    pub allowed_group_ids: Option<Vec<ID>>,
+    pub allowed_group_ids: MaybeUndefined<Vec<ID>>,
 }
 
 fn permissions(names: &[PermissionName]) -> Vec<Permission> {
@@ -305,14 +307,21 @@ impl CatalogueMutation {
         signed_in(ctx)?;
         let raw = id::decode(&id, Kind::PermissionGroup, "id")?;
         let req = request(ctx);
-        let perms = input.permissions.as_deref().map(permissions);
+        let perms = not_null("permissions", input.permissions)?.as_deref().map(permissions);
+        let name = not_null("name", input.name)?;
+        // An empty description is none: null removes it the same way.
+        let description = match input.description {
+            MaybeUndefined::Undefined => None,
+            MaybeUndefined::Null => Some(String::new()),
+            MaybeUndefined::Value(d) => Some(d),
+        };
         let row = catalogue_admin::update_group(
             &*db(ctx).await?,
             &req.actor(),
             raw,
             GroupChange {
-                name: input.name.as_deref(),
-                description: input.description.as_deref(),
+                name: name.as_deref(),
+                description: description.as_deref(),
                 permissions: perms.as_deref(),
             },
         )
@@ -361,13 +370,16 @@ impl CatalogueMutation {
     ) -> async_graphql::Result<Activity> {
         signed_in(ctx)?;
         let raw = id::decode(&id, Kind::Activity, "id")?;
-        let allowed =
-            input.allowed_group_ids.as_deref().map(|ids| group_ids(ids, "allowedGroupIds")).transpose()?;
+        let allowed = not_null("allowedGroupIds", input.allowed_group_ids)?
+            .as_deref()
+            .map(|ids| group_ids(ids, "allowedGroupIds"))
+            .transpose()?;
+        let name = not_null("name", input.name)?;
         let row = catalogue_admin::update_activity(
             &*db(ctx).await?,
             &request(ctx).actor(),
             raw,
-            ActivityChange { name: input.name.as_deref(), allowed_group_ids: allowed.as_deref() },
+            ActivityChange { name: name.as_deref(), allowed_group_ids: allowed.as_deref() },
         )
         .await
         .map_err(gql)?;

@@ -261,6 +261,10 @@ fn builtin(name: &str, value: &ConstValue) -> Option<Result<(), String>> {
             matches!(value, ConstValue::Number(n) if n.as_i64().is_some_and(|i| i32::try_from(i).is_ok()))
         }
         "Float" => matches!(value, ConstValue::Number(_)),
+        // No text of this API may hold NUL (PostgreSQL cannot store it either).
+        "String" | "ID" if matches!(value, ConstValue::String(s) if s.contains('\0')) => {
+            return Some(Err("must not contain NUL characters".into()));
+        }
         "String" => matches!(value, ConstValue::String(_)),
         "Boolean" => matches!(value, ConstValue::Boolean(_)),
         "ID" => {
@@ -355,6 +359,9 @@ mod tests {
         assert_eq!(field_of(run("{ items(first: \"x\") { name } }", json!({}))), "first");
         assert_eq!(field_of(run("{ items(first: null) { name } }", json!({}))), "first");
         assert_eq!(field_of(run("{ item { name } }", json!({}))), "id", "required argument");
+        assert_eq!(field_of(run("{ item(id: \"1\\u0000\") { name } }", json!({}))), "id", "NUL");
+        let q = "mutation($i: MakeInput!) { make(input: $i) { name } }";
+        assert_eq!(field_of(run(q, json!({ "i": { "name": "Anna\u{0}Lena" } }))), "name");
         // Variables inside literals: absent ones leave the field out.
         let q = "mutation($b: Date) { make(input: { name: \"A\", born: $b }) { name } }";
         assert!(run(q, json!({})).is_ok());

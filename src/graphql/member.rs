@@ -9,6 +9,7 @@ use super::connection::{PageInfo, page_size};
 use super::error::{ApiError, gql};
 use super::id::{self, Kind};
 use super::loaders::{Loaders, load_error};
+use super::not_null;
 use super::org_unit::OrgUnit;
 use super::redaction::{bank_read, redact};
 use super::scalars::{Date, DateTime};
@@ -493,6 +494,7 @@ fn like_pattern(word: &str) -> String {
 }
 
 fn search_condition(search: &str) -> async_graphql::Result<Condition> {
+    crate::domain::validate::search("filter.search", search, 600).map_err(|e| gql(ApiError::from(e)))?;
     let words: Vec<&str> = search.split_whitespace().collect();
     if words.len() > 5 || words.iter().any(|w| w.chars().count() > 100) {
         return Err(gql(ApiError::bad_input("filter.search", "at most 5 words of at most 100 characters")));
@@ -725,13 +727,14 @@ pub struct CreateMemberInput {
     pub tags: Vec<String>,
 }
 
-/// Only the fields given change; `null` clears an optional field.
+/// Only the fields given change; `null` clears an optional field and is refused
+/// for a required one (a name, a status).
 #[derive(InputObject, Debug, Clone, Default)]
 pub struct UpdateMemberInput {
     /// Moving needs member.write at the destination too (R13).
-    pub home_unit_id: Option<ID>,
-    pub first_name: Option<String>,
-    pub last_name: Option<String>,
+    pub home_unit_id: MaybeUndefined<ID>,
+    pub first_name: MaybeUndefined<String>,
+    pub last_name: MaybeUndefined<String>,
     pub birth_date: MaybeUndefined<Date>,
     pub gender: MaybeUndefined<String>,
     pub email: MaybeUndefined<String>,
@@ -740,10 +743,10 @@ pub struct UpdateMemberInput {
     pub postal_code: MaybeUndefined<String>,
     pub city: MaybeUndefined<String>,
     pub country: MaybeUndefined<String>,
-    pub status: Option<MemberStatus>,
+    pub status: MaybeUndefined<MemberStatus>,
     pub joined_on: MaybeUndefined<Date>,
-    pub voting_rights: Option<bool>,
-    pub tags: Option<Vec<String>>,
+    pub voting_rights: MaybeUndefined<bool>,
+    pub tags: MaybeUndefined<Vec<String>>,
 }
 
 fn patch<T, U>(v: MaybeUndefined<T>, f: impl FnOnce(T) -> U) -> domain::Patch<U> {
@@ -838,12 +841,13 @@ impl MemberMutation {
     ) -> async_graphql::Result<Option<Member>> {
         signed_in(ctx)?;
         let member_id = id::decode(&id, Kind::Member, "id")?;
-        let home_unit_id =
-            input.home_unit_id.as_ref().map(|u| id::decode(u, Kind::OrgUnit, "homeUnitId")).transpose()?;
+        let home_unit_id = not_null("homeUnitId", input.home_unit_id)?
+            .map(|u| id::decode(&u, Kind::OrgUnit, "homeUnitId"))
+            .transpose()?;
         let changes = domain::MemberChanges {
             home_unit_id,
-            first_name: input.first_name,
-            last_name: input.last_name,
+            first_name: not_null("firstName", input.first_name)?,
+            last_name: not_null("lastName", input.last_name)?,
             birth_date: patch(input.birth_date, |d| d.0),
             gender: patch(input.gender, |v| v),
             email: patch(input.email, |v| v),
@@ -852,10 +856,10 @@ impl MemberMutation {
             postal_code: patch(input.postal_code, |v| v),
             city: patch(input.city, |v| v),
             country: patch(input.country, |v| v),
-            status: input.status.map(Into::into),
+            status: not_null("status", input.status)?.map(Into::into),
             joined_on: patch(input.joined_on, |d| d.0),
-            voting_rights: input.voting_rights,
-            tags: input.tags,
+            voting_rights: not_null("votingRights", input.voting_rights)?,
+            tags: not_null("tags", input.tags)?,
         };
         let req = request(ctx);
         {

@@ -140,6 +140,22 @@ pub fn sdl() -> String {
     Schema::build(Query::default(), Mutation::default(), EmptySubscription).finish().sdl()
 }
 
+/// An input field that may be left out but cannot be null (a name, a status): left
+/// out is `None`; `null` is BAD_USER_INPUT naming the field, never silently
+/// ignored.
+pub(crate) fn not_null<T>(
+    field: &str,
+    value: async_graphql::MaybeUndefined<T>,
+) -> async_graphql::Result<Option<T>> {
+    match value {
+        async_graphql::MaybeUndefined::Undefined => Ok(None),
+        async_graphql::MaybeUndefined::Null => {
+            Err(error::gql(error::ApiError::bad_input(field, "must not be null (leave it out to keep it)")))
+        }
+        async_graphql::MaybeUndefined::Value(v) => Ok(Some(v)),
+    }
+}
+
 /// The signed-in caller's id, or UNAUTHENTICATED.
 pub(crate) fn signed_in(ctx: &Context<'_>) -> async_graphql::Result<i64> {
     request(ctx).grants.user_id().ok_or_else(|| error::gql(error::ApiError::sign_in_required()))

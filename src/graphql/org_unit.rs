@@ -6,6 +6,7 @@ use super::error::{ApiError, gql};
 use super::id::{self, Kind};
 use super::loaders::Loaders;
 use super::member::{MemberConnection, MemberFilter, MemberOrder, MemberStatus, permission_names};
+use super::not_null;
 use super::redaction::redact;
 use super::scalars::Date;
 use super::{db, request, signed_in};
@@ -323,14 +324,15 @@ pub struct CreateOrgUnitInput {
     pub ends_on: Option<Date>,
 }
 
-/// Only the fields given change; `null` clears an optional field.
+/// Only the fields given change; `null` clears an optional field and is refused
+/// for a required one (a name, a status).
 #[derive(InputObject, Debug, Clone, Default)]
 pub struct UpdateOrgUnitInput {
-    pub name: Option<String>,
+    pub name: MaybeUndefined<String>,
     pub short_name: MaybeUndefined<String>,
-    pub visibility: Option<Visibility>,
+    pub visibility: MaybeUndefined<Visibility>,
     /// ARCHIVED makes the unit read-only; an archived unit takes no other change.
-    pub status: Option<OrgUnitStatus>,
+    pub status: MaybeUndefined<OrgUnitStatus>,
     pub ends_on: MaybeUndefined<Date>,
 }
 
@@ -380,10 +382,10 @@ impl OrgUnitMutation {
         signed_in(ctx)?;
         let unit_id = id::decode(&id, Kind::OrgUnit, "id")?;
         let changes = org_units::OrgUnitChanges {
-            name: input.name,
+            name: not_null("name", input.name)?,
             short_name: patch(input.short_name, |v| v),
-            visibility: input.visibility.map(Into::into),
-            status: input.status.map(Into::into),
+            visibility: not_null("visibility", input.visibility)?.map(Into::into),
+            status: not_null("status", input.status)?.map(Into::into),
             ends_on: patch(input.ends_on, |d| d.0),
         };
         let req = request(ctx);

@@ -1,13 +1,18 @@
 //! `Date`: an ISO 8601 calendar date (`2026-03-15`), the way users write dates.
+use crate::domain::validate;
 use async_graphql::{InputValueError, InputValueResult, Scalar, ScalarType, Value};
 use chrono::NaiveDate;
 
-const DATE_FORMAT: &str = "expected a date as YYYY-MM-DD";
-const DATE_TIME_FORMAT: &str = "expected an RFC 3339 date-time";
+const DATE_FORMAT: &str = "expected a date as YYYY-MM-DD, in the years 1900 to 2199";
+const DATE_TIME_FORMAT: &str = "expected an RFC 3339 date-time, in the years 1900 to 2199";
 
 /// Exactly `YYYY-MM-DD` (`2025-1-5`, `+2025-01-05` and `-0001-01-01` are not dates
-/// here), and a day of the calendar.
+/// here), a day of the calendar, and plausible (the domain's range of years).
 pub fn parse_date(s: &str) -> Option<NaiveDate> {
+    parse_calendar_date(s).filter(|d| validate::plausible_date(*d))
+}
+
+fn parse_calendar_date(s: &str) -> Option<NaiveDate> {
     let b = s.as_bytes();
     let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
     if b.len() != 10 || b[4] != b'-' || b[7] != b'-' || !digits(0..4) || !digits(5..7) || !digits(8..10) {
@@ -19,7 +24,10 @@ pub fn parse_date(s: &str) -> Option<NaiveDate> {
 }
 
 fn parse_date_time(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
-    chrono::DateTime::parse_from_rfc3339(s).ok().map(|d| d.with_timezone(&chrono::Utc))
+    chrono::DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|d| d.with_timezone(&chrono::Utc))
+        .filter(|d| validate::plausible_date(d.date_naive()))
 }
 
 /// The check of the request's input values (`inputs::ScalarCheck`) for the
@@ -101,6 +109,9 @@ mod tests {
             "2025-02-30",
             "+2025-01-05",
             "-0001-01-01",
+            "0000-01-01",
+            "1800-01-01",
+            "9999-12-31",
             "2025-01-05 ",
             "20250105",
             "２０２５-01-05",

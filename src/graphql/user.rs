@@ -213,6 +213,7 @@ async fn list(
     let after = after.as_deref().map(|c| id::decode_cursor(c, "after")).transpose()?;
     let mut matching = user::Entity::find();
     if let Some(search) = search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        crate::domain::validate::search("search", search, 200).map_err(|e| gql(ApiError::from(e)))?;
         matching = matching.filter(search_condition(grants, search));
     }
     let mut page = matching.clone().order_by_asc(user::Column::Id).limit(limit + 1);
