@@ -300,15 +300,14 @@ pub fn analyse(
             OperationType::Mutation => (shape.mutation_type(), "mutation"),
             OperationType::Subscription => (None, "subscription"),
         };
-        let mut s = analyser.selection_set(&op.selection_set.node, root, false)?;
+        // The root's own totals are checked after its field counts: "too many root
+        // fields" says more about an alias bomb than "too complex".
+        let mut s = analyser.items(&op.selection_set.node, root, false)?;
         s.cost = s.cost.saturating_add(limits.list_size.saturating_mul(s.paged));
         for d in &op.directives {
             s.fields = s.fields.saturating_add(1 + d.node.arguments.len() as u64);
         }
         let which = name.map_or_else(|| format!("the {kind}"), |n| format!("operation {n}"));
-        analysis.fields = analysis.fields.saturating_add(s.fields);
-        analyser.check_fields(analysis.fields)?;
-        analyser.check(&s)?;
         match op.ty {
             OperationType::Mutation => {
                 if s.top > limits.max_mutation_fields {
@@ -330,6 +329,9 @@ pub fn analyse(
                 }
             }
         }
+        analyser.check(&s)?;
+        analysis.fields = analysis.fields.saturating_add(s.fields);
+        analyser.check_fields(analysis.fields)?;
         analysis.cost = analysis.cost.max(s.cost);
         analysis.depth = analysis.depth.max(s.depth);
         analysis.introspection |= s.introspection;
@@ -428,6 +430,19 @@ impl<'a> Analyser<'a> {
         parent: Option<&'a str>,
         introspection: bool,
     ) -> Result<Summary, Refused> {
+        let total = self.items(set, parent, introspection)?;
+        self.check(&total)?;
+        Ok(total)
+    }
+
+    /// The summed summaries of a selection set's items (each checked), the total not
+    /// yet checked.
+    fn items(
+        &self,
+        set: &'a SelectionSet,
+        parent: Option<&'a str>,
+        introspection: bool,
+    ) -> Result<Summary, Refused> {
         let mut total = Summary::default();
         for item in &set.items {
             let s = match &item.node {
@@ -450,7 +465,6 @@ impl<'a> Analyser<'a> {
             };
             total.add(&s);
         }
-        self.check(&total)?;
         Ok(total)
     }
 

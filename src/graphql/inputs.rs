@@ -13,6 +13,10 @@ use async_graphql::{Name, Positioned};
 use async_graphql_value::{ConstValue, Value};
 use std::collections::HashSet;
 
+/// The longest list an input may hold: every list of this API is short (statuses,
+/// tags, scopes, groups), and a long one would become a long SQL `IN (…)`.
+pub const MAX_LIST_ITEMS: usize = 1_000;
+
 /// A refused input value: the field (input field, argument or variable) and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BadInput {
@@ -185,6 +189,9 @@ impl<'a> Checker<'a> {
         let name = match &ty.base {
             BaseType::List(inner) => {
                 return match value {
+                    ConstValue::List(items) if items.len() > MAX_LIST_ITEMS => {
+                        Err(bad(format!("{field}: at most {MAX_LIST_ITEMS} items")))
+                    }
                     ConstValue::List(items) => {
                         items.iter().try_for_each(|item| self.value(inner, item, field, variable))
                     }
@@ -342,6 +349,7 @@ mod tests {
         assert_eq!(field_of(run(q, json!({ "d": "2025-02-30" }))), "d");
         let q = "query($s: [Status!]) { items(status: $s) { name } }";
         assert_eq!(field_of(run(q, json!({ "s": ["ACTIVE", "GONE"] }))), "s");
+        assert_eq!(field_of(run(q, json!({ "s": vec!["ACTIVE"; MAX_LIST_ITEMS + 1] }))), "s", "too long");
         assert!(run(q, json!({ "s": ["ACTIVE", "LEFT"] })).is_ok());
         assert_eq!(field_of(run("query($n: Int!) { items(first: $n) { name } }", json!({ "n": 1e12 }))), "n");
     }

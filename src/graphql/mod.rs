@@ -82,21 +82,47 @@ pub(crate) fn request<'a>(ctx: &'a Context<'_>) -> &'a RequestContext {
 /// request with many aliases or a long list of nested fields waits for its own
 /// permits instead of taking the whole pool from everybody else.
 #[derive(Clone)]
-pub struct ConnectionGate(Arc<tokio::sync::Semaphore>);
+pub struct ConnectionGate(Arc<Gate>);
+
+struct Gate {
+    permits: Arc<tokio::sync::Semaphore>,
+    size: usize,
+    /// The most permits held at once (for the metrics).
+    peak: std::sync::atomic::AtomicUsize,
+}
 
 impl ConnectionGate {
     pub fn new(permits: u32) -> Self {
-        Self(Arc::new(tokio::sync::Semaphore::new(permits.max(1) as usize)))
+        let size = permits.max(1) as usize;
+        Self(Arc::new(Gate {
+            permits: Arc::new(tokio::sync::Semaphore::new(size)),
+            size,
+            peak: std::sync::atomic::AtomicUsize::new(0),
+        }))
     }
 
     /// Waits for a permit; a closed gate (never closed) lets the caller through.
     pub async fn enter(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
-        self.0.acquire().await.ok()
+        let permit = self.0.permits.acquire().await.ok();
+        self.held();
+        permit
     }
 
     /// The same, owned: for work spawned onto other tasks.
     pub async fn enter_owned(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
-        self.0.clone().acquire_owned().await.ok()
+        let permit = self.0.permits.clone().acquire_owned().await.ok();
+        self.held();
+        permit
+    }
+
+    fn held(&self) {
+        let held = self.0.size - self.0.permits.available_permits();
+        self.0.peak.fetch_max(held, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The most permits the request held at the same time.
+    pub fn peak(&self) -> usize {
+        self.0.peak.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 

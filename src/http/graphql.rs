@@ -345,19 +345,25 @@ async fn execute(
     let actor_user_id = grants.user_id();
     let context =
         RequestContext { caller, grants, session_id, api_token_id, today, request_id: request_id.clone() };
-    let mut request =
-        request.data(context).data(loaders).data(gate).data(redactions.clone()).data(bank_reads.clone());
+    let mut request = request
+        .data(context)
+        .data(loaders)
+        .data(gate.clone())
+        .data(redactions.clone())
+        .data(bank_reads.clone());
     if let Some(client) = run.client {
         request = request.data(ClientAddress(client));
     }
     let work = finish(state, request, redactions, bank_reads, actor_user_id, request_id);
-    if run.mutation {
+    let outcome = if run.mutation {
         // Never cut off: a mutation answered with an error must have changed
         // nothing. Its statements have their own timeout.
         work.await
     } else {
-        tokio::time::timeout_at(deadline, work).await.map_err(|_| Refusal::timeout(budget))?
-    }
+        tokio::time::timeout_at(deadline, work).await.unwrap_or_else(|_| Err(Refusal::timeout(budget)))
+    };
+    state.metrics.connections_per_request(gate.peak());
+    outcome
 }
 
 /// Executes, labels the errors, lists the redactions and audits the bank reads.

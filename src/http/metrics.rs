@@ -25,6 +25,7 @@ use tracing::Instrument;
 const DURATION_BUCKETS: &[f64] = &[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
 /// Statements per request: "a list query is one statement plus a constant number of
 /// batched loads" (DESIGN.md 8), so anything in the upper buckets is worth a look.
+const CONNECTION_BUCKETS: &[f64] = &[0.0, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0];
 const STATEMENT_BUCKETS: &[f64] = &[0.0, 1.0, 2.0, 3.0, 5.0, 8.0, 13.0, 21.0, 34.0, 55.0, 89.0, 144.0];
 
 /// The label for requests that matched no route: the raw path would let any client
@@ -172,6 +173,7 @@ pub struct Metrics {
     errors: Counter,
     refused: Counter,
     throttled: Counter,
+    connections: Histogram,
 }
 
 impl Default for Metrics {
@@ -221,6 +223,12 @@ impl Metrics {
                 "verband_sign_in_throttled_total",
                 "Sign-ins refused by the throttle, by what was throttled (account or address).",
                 &["scope"],
+            ),
+            connections: Histogram::new(
+                "verband_connections_per_request",
+                "The most statements one GraphQL request had in flight at once (each holds or waits for a pooled connection).",
+                &[],
+                CONNECTION_BUCKETS,
             ),
         }
     }
@@ -279,6 +287,11 @@ impl Metrics {
         self.throttled.inc(&[scope]);
     }
 
+    /// The most connections a request used at once (its permits' high-water mark).
+    pub fn connections_per_request(&self, n: usize) {
+        self.connections.observe(&[], n as f64);
+    }
+
     /// The text exposition format.
     pub fn render(&self) -> String {
         let mut out = String::with_capacity(4096);
@@ -292,6 +305,7 @@ impl Metrics {
         self.errors.render(&mut out);
         self.refused.render(&mut out);
         self.throttled.render(&mut out);
+        self.connections.render(&mut out);
         out
     }
 }
