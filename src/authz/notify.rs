@@ -30,6 +30,8 @@ const SILENCE: Duration = Duration::from_secs(16);
 const RETRY_MIN: Duration = Duration::from_millis(200);
 const RETRY_MAX: Duration = Duration::from_secs(5);
 const PING: &str = "ping";
+/// How the listener's connections show in `pg_stat_activity`.
+pub const APPLICATION_NAME: &str = "verband-authz-listener";
 
 /// What changed, as far as cached grants are concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,18 +101,34 @@ pub fn spawn_listener(db: &DatabaseConnection, authz: Arc<Authz>) -> Option<Abor
     if db.get_database_backend() != DatabaseBackend::Postgres {
         return None;
     }
-    // A pool of one for the listening connection, with the application's connect
-    // options: it never takes a connection from the request pool.
-    let options = (*db.get_postgres_connection_pool().connect_options()).clone();
+    // A pool of its own, with the application's connect options: one connection
+    // to listen on, one for heartbeats. It never takes a connection from the
+    // request pool, and its statements are not counted as requests' statements.
+    let options = (*db.get_postgres_connection_pool().connect_options())
+        .clone()
+        .application_name(APPLICATION_NAME);
     let pool = PgPoolOptions::new()
-        .max_connections(1)
+        .max_connections(2)
         .min_connections(0)
         .max_lifetime(None)
         .idle_timeout(None)
         .acquire_timeout(Duration::from_secs(5))
         .connect_lazy_with(options);
     authz.suspend_caching();
-    Some(AbortOnDrop(tokio::spawn(listen(pool, db.clone(), authz))))
+    Some(AbortOnDrop(tokio::spawn(listen(pool, authz))))
+}
+
+/// Waits (at most `limit`) until the listener listens, so that a server starts
+/// serving with its caches on.
+pub async fn until_listening(authz: &Authz, limit: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    while !authz.is_caching() {
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    true
 }
 
 /// A background task that ends when its handle is dropped.
@@ -122,18 +140,14 @@ impl Drop for AbortOnDrop {
     }
 }
 
-async fn heartbeats(db: DatabaseConnection) {
+async fn heartbeats(pool: PgPool) {
     let mut ticks = tokio::time::interval(HEARTBEAT_EVERY);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
-        let ping = Statement::from_sql_and_values(
-            DatabaseBackend::Postgres,
-            "SELECT pg_notify($1, $2)",
-            [CHANNEL.into(), PING.into()],
-        );
+        let ping = sea_orm::sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(PING);
         // A database that is down shows in the listener as well.
-        if let Err(e) = db.execute_raw(ping).await {
+        if let Err(e) = ping.execute(&pool).await {
             tracing::debug!(error = %e, "authorization heartbeat not sent");
         }
     }
@@ -148,8 +162,8 @@ async fn connect(pool: &PgPool) -> Result<PgListener, sea_orm::sqlx::Error> {
     Ok(listener)
 }
 
-async fn listen(pool: PgPool, db: DatabaseConnection, authz: Arc<Authz>) {
-    let _heartbeat = AbortOnDrop(tokio::spawn(heartbeats(db)));
+async fn listen(pool: PgPool, authz: Arc<Authz>) {
+    let _heartbeat = AbortOnDrop(tokio::spawn(heartbeats(pool.clone())));
     let mut retry = RETRY_MIN;
     loop {
         let mut listener = match connect(&pool).await {
