@@ -70,7 +70,9 @@ impl App {
         let authz = Arc::new(Authz::new(db.clone()));
         let authz_listener = notify::spawn_listener(&db, authz.clone());
         if authz_listener.is_some() && !notify::until_listening(&authz, Duration::from_secs(2)).await {
-            tracing::warn!("not yet listening for authorization changes: serving without cached grants meanwhile");
+            tracing::warn!(
+                "not yet listening for authorization changes: serving without cached grants meanwhile"
+            );
         }
         // At start, before the first request: a failure is logged, never fatal.
         run_lifecycle(&db, &authz, settings.clock).await;

@@ -52,7 +52,8 @@ impl Subject {
 }
 
 /// Keys of member events that are bank data (R12: bank.read).
-const BANK_KEYS: &[&str] = &["iban", "bic", "account_holder", "bank_account_deleted", "sepa_mandates_deleted"];
+const BANK_KEYS: &[&str] =
+    &["iban", "bic", "account_holder", "bank_account_deleted", "sepa_mandates_deleted"];
 /// Keys of member events that are payment data (R12: payment.read).
 const PAYMENT_KEYS: &[&str] = &["amount_cents", "currency", "paid_on", "payment_id", "payments_kept"];
 
@@ -60,17 +61,19 @@ const PAYMENT_KEYS: &[&str] = &["amount_cents", "currency", "paid_on", "payment_
 /// None: no member data, shown to whoever sees the frame.
 pub fn field_needs(subject: Subject, action: &str, key: &str) -> Option<Permission> {
     match subject {
-        Subject::Member(_) => Some(if action.starts_with("bank_account.") || action.starts_with("sepa_mandate.") {
-            Permission::BankRead
-        } else if action.starts_with("payment.") {
-            Permission::PaymentRead
-        } else if BANK_KEYS.contains(&key) {
-            Permission::BankRead
-        } else if PAYMENT_KEYS.contains(&key) {
-            Permission::PaymentRead
-        } else {
-            Permission::MemberRead
-        }),
+        Subject::Member(_) => {
+            Some(if action.starts_with("bank_account.") || action.starts_with("sepa_mandate.") {
+                Permission::BankRead
+            } else if action.starts_with("payment.") {
+                Permission::PaymentRead
+            } else if BANK_KEYS.contains(&key) {
+                Permission::BankRead
+            } else if PAYMENT_KEYS.contains(&key) {
+                Permission::PaymentRead
+            } else {
+                Permission::MemberRead
+            })
+        }
         Subject::Admission(_) => Some(Permission::AdmissionApprove),
         Subject::Assignment(_) | Subject::Transfer(_) | Subject::Unknown => Some(Permission::MemberRead),
         // R14: a unit's own data is shown where the unit is; `Readable` knows which
@@ -123,7 +126,12 @@ impl Readable {
     /// An event's `before` or `after` as the caller may see it: every top-level
     /// field the caller may not read becomes null, and is returned with the
     /// permission it needs. A value that is not an object is one field (key "").
-    pub fn redact(&self, subject: Subject, action: &str, content: &Value) -> (Value, Vec<(String, Permission)>) {
+    pub fn redact(
+        &self,
+        subject: Subject,
+        action: &str,
+        content: &Value,
+    ) -> (Value, Vec<(String, Permission)>) {
         let mut withheld = Vec::new();
         let shown = match content {
             Value::Object(fields) => Value::Object(
@@ -175,7 +183,8 @@ mod tests {
 
     #[test]
     fn r18_payment_amounts_need_payment_read_and_bank_data_bank_read() {
-        let payment = json!({ "payment_id": 3, "amount_cents": 4800, "currency": "EUR", "paid_on": "2026-01-02" });
+        let payment =
+            json!({ "payment_id": 3, "amount_cents": 4800, "currency": "EUR", "paid_on": "2026-01-02" });
         let writer = member_with(&[MemberRead, MemberWrite]);
         let (shown, withheld) = writer.redact(Subject::Member(7), "payment.record", &payment);
         assert!(shown.as_object().expect("object").values().all(Value::is_null), "{shown}");
@@ -184,11 +193,18 @@ mod tests {
         assert_eq!(treasurer.redact(Subject::Member(7), "payment.record", &payment).0, payment);
 
         let bank = json!({ "iban": "DE89****3000" });
-        assert_eq!(writer.redact(Subject::Member(7), "bank_account.set", &bank).1, vec![("iban".into(), BankRead)]);
+        assert_eq!(
+            writer.redact(Subject::Member(7), "bank_account.set", &bank).1,
+            vec![("iban".into(), BankRead)]
+        );
         // Bank keys in other member events need bank.read too.
-        let anonymized = json!({ "anonymized_at": "2026-01-01", "bank_account_deleted": true, "payments_kept": 3 });
+        let anonymized =
+            json!({ "anonymized_at": "2026-01-01", "bank_account_deleted": true, "payments_kept": 3 });
         let (shown, _) = writer.redact(Subject::Member(7), "member.anonymize", &anonymized);
-        assert_eq!(shown, json!({ "anonymized_at": "2026-01-01", "bank_account_deleted": null, "payments_kept": null }));
+        assert_eq!(
+            shown,
+            json!({ "anonymized_at": "2026-01-01", "bank_account_deleted": null, "payments_kept": null })
+        );
     }
 
     #[test]
@@ -201,8 +217,12 @@ mod tests {
     #[test]
     fn r18_catalogue_content_is_no_member_data_and_unknown_content_is_shown_to_nobody() {
         let group = json!({ "key": "treasurer", "permissions": ["member.read"] });
-        assert_eq!(Readable::default().redact(Subject::Catalogue, "permission_group.update", &group).0, group);
-        let (shown, _) = Readable::default().redact(Subject::of("something_new", "1"), "x.y", &json!({ "a": 1 }));
+        assert_eq!(
+            Readable::default().redact(Subject::Catalogue, "permission_group.update", &group).0,
+            group
+        );
+        let (shown, _) =
+            Readable::default().redact(Subject::of("something_new", "1"), "x.y", &json!({ "a": 1 }));
         assert_eq!(shown, json!({ "a": null }));
     }
 

@@ -104,9 +104,8 @@ pub fn spawn_listener(db: &DatabaseConnection, authz: Arc<Authz>) -> Option<Abor
     // A pool of its own, with the application's connect options: one connection
     // to listen on, one for heartbeats. It never takes a connection from the
     // request pool, and its statements are not counted as requests' statements.
-    let options = (*db.get_postgres_connection_pool().connect_options())
-        .clone()
-        .application_name(APPLICATION_NAME);
+    let options =
+        (*db.get_postgres_connection_pool().connect_options()).clone().application_name(APPLICATION_NAME);
     let pool = PgPoolOptions::new()
         .max_connections(2)
         .min_connections(0)

@@ -74,12 +74,12 @@ pub async fn readable<C: ConnectionTrait>(
     grants: &crate::authz::Grants,
     subjects: &[crate::authz::echo::Subject],
 ) -> Result<crate::authz::echo::Readable, DbErr> {
+    use crate::authz::PermSet;
     use crate::authz::Permission;
     use crate::authz::echo::{Readable, Subject};
     use crate::authz::units::{can_see_unit, needed_to_see};
     use crate::domain::members::rows_with_access;
     use entity::{admission, assignment, member, org_unit, transfer};
-    use crate::authz::PermSet;
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
     use std::collections::{BTreeSet, HashMap};
 

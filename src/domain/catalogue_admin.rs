@@ -183,15 +183,14 @@ async fn check_no_membership_escalation<C: ConnectionTrait>(
             ));
         }
     }
-    let global = user::Entity::find().filter(user::Column::GlobalTreeGroupId.eq(group.id)).count(conn).await?;
+    let global =
+        user::Entity::find().filter(user::Column::GlobalTreeGroupId.eq(group.id)).count(conn).await?;
     if global > 0
         && let Some(p) = added.minus(grants.everywhere()).iter().next()
     {
         let root = org_unit::Entity::find().filter(org_unit::Column::ParentId.is_null()).one(conn).await?;
-        let message = format!(
-            "{} is a global tree group: adding {p} needs holding it at every unit (R10)",
-            group.key
-        );
+        let message =
+            format!("{} is a global tree group: adding {p} needs holding it at every unit (R10)", group.key);
         return Err(match root {
             Some(root) => DomainError::denied_at(p, root.id, message),
             None => DomainError::denied(p, message),

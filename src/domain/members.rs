@@ -2,10 +2,10 @@
 //! changing them (R13, R17), each change with its audit record in one transaction.
 use super::seed::allocate_membership_numbers;
 use super::{Actor, DomainError, audit, validate};
-use crate::authz::Permission;
-use crate::authz::notify;
 use crate::authz::Grants;
+use crate::authz::Permission;
 use crate::authz::members::{MemberAccess, member_access, visible_members, writes};
+use crate::authz::notify;
 use crate::authz::units::can_see_unit;
 use chrono::NaiveDate;
 use entity::{
@@ -255,7 +255,8 @@ pub async fn create_member(
 ) -> Result<member::Model, DomainError> {
     actor.signed_in()?;
     let unit =
-        unit_for_write(db, actor.grants, input.home_unit_id, "homeUnitId", Some(Permission::MemberCreate)).await?;
+        unit_for_write(db, actor.grants, input.home_unit_id, "homeUnitId", Some(Permission::MemberCreate))
+            .await?;
     if !writes::may_create_member(actor.grants, &unit.path) {
         return Err(DomainError::denied(
             Permission::MemberCreate,

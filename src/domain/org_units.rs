@@ -38,7 +38,8 @@ pub async fn create_org_unit(
     input: NewOrgUnit,
 ) -> Result<org_unit::Model, DomainError> {
     actor.signed_in()?;
-    let parent = unit_for_write(db, actor.grants, input.parent_id, "parentId", Some(Permission::UnitWrite)).await?;
+    let parent =
+        unit_for_write(db, actor.grants, input.parent_id, "parentId", Some(Permission::UnitWrite)).await?;
     if !crate::authz::members::writes::may_create_unit_below(actor.grants, &parent.path) {
         return Err(DomainError::denied(
             Permission::UnitWrite,

@@ -1,10 +1,10 @@
 //! `explainAccess` and `whoCanAccess`: every decision can be explained.
 use super::error::{ApiError, gql};
 use super::id::{self, Kind};
+use super::loaders::{Loaders, load_error};
 use super::{db, request, signed_in};
 use crate::authz::explain::{self, Explanation, Target};
 use crate::authz::facts::SubjectFacts;
-use super::loaders::{Loaders, load_error};
 use crate::authz::units::can_see_unit;
 use crate::authz::{Authz, Permission as Perm};
 use crate::domain::members;

@@ -5,11 +5,11 @@
 use super::connection::{PageInfo, page_size};
 use super::error::{ApiError, gql};
 use super::id::{self, Kind};
+use super::redaction::redact_within;
 use super::scalars::DateTime;
 use super::{db, request, signed_in};
-use crate::authz::{Grants, Permission};
-use super::redaction::redact_within;
 use crate::authz::echo::{Readable, Subject};
+use crate::authz::{Grants, Permission};
 use crate::domain::audit;
 use async_graphql::{Context, ID, InputObject, Json, Object, SimpleObject};
 use entity::{audit_event, member, user};
@@ -46,7 +46,11 @@ pub struct AuditEvent {
 impl AuditEvent {
     /// The content as the caller may see it: fields they may not read are null
     /// and listed in `extensions.redacted` (R18).
-    fn content(&self, ctx: &Context<'_>, stored: Option<&serde_json::Value>) -> Option<Json<serde_json::Value>> {
+    fn content(
+        &self,
+        ctx: &Context<'_>,
+        stored: Option<&serde_json::Value>,
+    ) -> Option<Json<serde_json::Value>> {
         let stored = stored?;
         let subject = Subject::of(&self.row.entity, &self.row.entity_id);
         let (shown, withheld) = self.readable.redact(subject, &self.row.action, stored);

@@ -43,8 +43,13 @@ async fn member_as(server: &TestServer, token: &str, member_id: i64) -> Value {
 
 /// A member of Stamm Isar (without login) who has a bank account.
 async fn isar_member_with_bank_data(conn: &DatabaseConnection) -> entity::member::Model {
-    let with_bank: Vec<i64> =
-        entity::bank_account::Entity::find().all(conn).await.expect("q").into_iter().map(|b| b.member_id).collect();
+    let with_bank: Vec<i64> = entity::bank_account::Entity::find()
+        .all(conn)
+        .await
+        .expect("q")
+        .into_iter()
+        .map(|b| b.member_id)
+        .collect();
     members_without_login(conn, "Stamm Isar")
         .await
         .into_iter()
@@ -179,7 +184,8 @@ async fn a_browser_sign_in_started_on_one_instance_completes_on_another() {
     let (_, body) = a.gql_as(&admin, q, json!({ "u": gid("User", user.id), "i": idp.issuer })).await;
     assert_eq!(body["data"]["linkExternalIdentity"], true, "{body}");
 
-    let browser = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let browser =
+        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
     let start = browser.get(format!("{}/auth/login", a.base)).send().await.expect("login on A");
     let at_issuer = browser.get(location(&start)).send().await.expect("authorize");
     let callback = location(&at_issuer);
@@ -218,7 +224,8 @@ async fn expired_pending_sign_ins_are_refused_and_cleaned_up() {
     let idp = Idp::start().await;
     let server = browser_server(TestDb::demo().await, &idp, None).await;
     let conn = server.db.connect().await;
-    let browser = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let browser =
+        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
     let start = browser.get(format!("{}/auth/login", server.base)).send().await.expect("login");
     let callback = location(&browser.get(location(&start)).send().await.expect("authorize"));
     // Ten minutes later…

@@ -111,9 +111,10 @@ async fn build_world(conn: &DatabaseConnection, rng: &mut ChaCha8Rng) -> World {
             let ppath = &units[&parent];
             (Some(parent), org_unit::child_path(ppath, id), ppath.matches('/').count() as i32 - 1)
         };
-        let visibility = *[Visibility::Public, Visibility::Internal, Visibility::Restricted, Visibility::Hidden]
-            .choose(rng)
-            .expect("visibility");
+        let visibility =
+            *[Visibility::Public, Visibility::Internal, Visibility::Restricted, Visibility::Hidden]
+                .choose(rng)
+                .expect("visibility");
         unit_rows.push(org_unit::ActiveModel {
             id: Set(id),
             parent_id: Set(parent),
@@ -135,7 +136,8 @@ async fn build_world(conn: &DatabaseConnection, rng: &mut ChaCha8Rng) -> World {
 
     // Members, some with bank data, mandates and payments.
     let mut members = BTreeMap::new();
-    let (mut member_rows, mut banks, mut mandates, mut payments) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut member_rows, mut banks, mut mandates, mut payments) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for id in 1..=rng.random_range(40..90) {
         let home = *unit_ids.choose(rng).expect("unit");
         let status = match rng.random_range(0..10) {
@@ -257,7 +259,8 @@ async fn build_world(conn: &DatabaseConnection, rng: &mut ChaCha8Rng) -> World {
                 2 => AssignmentStatus::ToDelete,
                 _ => AssignmentStatus::Active,
             };
-            let pick = |rng: &mut ChaCha8Rng| if chance(rng, 75) { groups.choose(rng).copied() } else { None };
+            let pick =
+                |rng: &mut ChaCha8Rng| if chance(rng, 75) { groups.choose(rng).copied() } else { None };
             assignments.push(assignment::ActiveModel {
                 id: Set(assignment_id),
                 member_id: Set(member_id),
@@ -387,7 +390,8 @@ async fn check_world(seed: u64, tally: &mut Tally) {
             .members
             .iter()
             .filter_map(|(&id, &(home, _))| {
-                let to: Vec<&str> = pending.get(&id).map(|v| v.iter().map(String::as_str).collect()).unwrap_or_default();
+                let to: Vec<&str> =
+                    pending.get(&id).map(|v| v.iter().map(String::as_str).collect()).unwrap_or_default();
                 let access = member_access(&grants, id, &world.units[&home], &to);
                 access.visible().then_some((id, access.permissions))
             })
@@ -399,8 +403,10 @@ async fn check_world(seed: u64, tally: &mut Tally) {
             // in; their sessions do not work. (The row check agrees: nothing.)
             let user = user::Entity::find_by_id(user_id).one(&conn).await.expect("q").expect("user");
             let member_active = match user.member_id {
-                Some(m) => member::Entity::find_by_id(m).one(&conn).await.expect("q").expect("member").status
-                    == MemberStatus::Active,
+                Some(m) => {
+                    member::Entity::find_by_id(m).one(&conn).await.expect("q").expect("member").status
+                        == MemberStatus::Active
+                }
                 None => true,
             };
             assert!(user.disabled || !member_active, "{who}: refused without reason: {body}");
@@ -434,7 +440,11 @@ async fn check_world(seed: u64, tally: &mut Tally) {
             let payments = shown.contains("PAYMENT_READ");
             assert!(shown.contains("MEMBER_READ") && node["firstName"].is_string(), "{who}, member {id}");
             let has_account = world.members[&id].1;
-            assert_eq!(node["bankAccount"].is_object(), bank && has_account, "{who}, member {id}: bankAccount");
+            assert_eq!(
+                node["bankAccount"].is_object(),
+                bank && has_account,
+                "{who}, member {id}: bankAccount"
+            );
             assert_eq!(node["sepaMandates"].is_array(), bank, "{who}, member {id}: sepaMandates");
             assert_eq!(node["payments"].is_array(), payments, "{who}, member {id}: payments");
             withheld += usize::from(!bank) * 2 + usize::from(!payments);
@@ -458,8 +468,10 @@ async fn check_world(seed: u64, tally: &mut Tally) {
         // R11: lookups by id answer exactly for the visible members.
         let ids: Vec<i64> = world.members.keys().copied().collect();
         for chunk in ids.chunks(25) {
-            let fields: Vec<String> =
-                chunk.iter().map(|id| format!("m{id}: member(id: \"{}\") {{ id }}", gid("Member", *id))).collect();
+            let fields: Vec<String> = chunk
+                .iter()
+                .map(|id| format!("m{id}: member(id: \"{}\") {{ id }}", gid("Member", *id)))
+                .collect();
             let (_, body) = server.gql_as(&token, &format!("{{ {} }}", fields.join(" ")), json!({})).await;
             assert!(body["errors"].is_null(), "{who}: {body}");
             for id in chunk {

@@ -322,8 +322,8 @@ async fn r8_kinds_do_not_mix() {
         assignment_rules::check_system_groups(&[system_admin, reader]).expect_err("reader is MEMBERSHIP");
     assert!(matches!(err, DomainError::BadInput { field: "groupIds", .. }), "{err:?}");
     let admin_grants = w.grants("admin").await;
-    let err =
-        assignment_rules::check_global_tree_group(&admin_grants, Some(system_admin), None).expect_err("SYSTEM");
+    let err = assignment_rules::check_global_tree_group(&admin_grants, Some(system_admin), None)
+        .expect_err("SYSTEM");
     assert!(matches!(err, DomainError::BadInput { field: "groupId", .. }), "{err:?}");
     // …and worthless if they got into the data anyway.
     let mut lsm = w.user("lsm.bayern").await.into_active_model();

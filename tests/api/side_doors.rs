@@ -2,10 +2,14 @@
 //! explanations under R18, the catalogue and global tree groups under R10, writes
 //! at HIDDEN units (R13 before R14), R15 with R12. Expectations come from DESIGN.md
 //! section 4; the worlds are the demo with a few offices added in the database.
-use crate::common::{TestDb, TestServer, error_code, error_field, gid, hasher, members_without_login, today, unit};
+use crate::common::{
+    TestDb, TestServer, error_code, error_field, gid, hasher, members_without_login, today, unit,
+};
 use chrono::Utc;
 use entity::*;
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, Set,
+};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use verband::domain::seed::demo::DEMO_PASSWORD;
@@ -218,7 +222,10 @@ async fn r18_a_system_auditor_sees_who_did_what_when_and_no_member_data() {
         "{listed:?}"
     );
     let bank = nodes.iter().position(|n| n["action"] == "bank_account.set").expect("bank");
-    assert!(listed.contains(&(format!("auditLog/nodes/{bank}/after/iban"), "bank.read".into())), "{listed:?}");
+    assert!(
+        listed.contains(&(format!("auditLog/nodes/{bank}/after/iban"), "bank.read".into())),
+        "{listed:?}"
+    );
     let admission = nodes.iter().position(|n| n["action"] == "admission.apply").expect("admission");
     assert!(
         listed.contains(&(format!("auditLog/nodes/{admission}/after/last_name"), "admission.approve".into())),
@@ -260,7 +267,10 @@ async fn r18_member_write_without_payment_read_sees_no_payment_amounts() {
     let update = nodes.iter().find(|n| n["action"] == "member.update").expect("update");
     assert_eq!(update["after"]["last_name"], "Geheimname");
     let listed = redacted(&body);
-    assert!(listed.iter().any(|(p, n)| p.ends_with("/after/amount_cents") && n == "payment.read"), "{listed:?}");
+    assert!(
+        listed.iter().any(|(p, n)| p.ends_with("/after/amount_cents") && n == "payment.read"),
+        "{listed:?}"
+    );
     assert!(!body.to_string().contains("4711"));
 }
 
@@ -383,7 +393,8 @@ async fn r10_a_catalogue_manager_cannot_add_a_permission_where_they_do_not_hold_
 }
 
 const CREATE: &str = "mutation($u: ID!) { createMember(input: { homeUnitId: $u, firstName: \"Neu\", lastName: \"Mitglied\" }) { id homeUnit { name } } }";
-const MOVE: &str = "mutation($m: ID!, $u: ID!) { updateMember(id: $m, input: { homeUnitId: $u }) { homeUnit { name } } }";
+const MOVE: &str =
+    "mutation($m: ID!, $u: ID!) { updateMember(id: $m, input: { homeUnitId: $u }) { homeUnit { name } } }";
 
 #[tokio::test]
 async fn r13_r14_member_administrators_of_a_hidden_unit_see_it_and_write_there() {
@@ -410,8 +421,9 @@ async fn r13_r14_member_administrators_of_a_hidden_unit_see_it_and_write_there()
     let (_, body) = server.gql_as(&token, CREATE, json!({ "u": gid("OrgUnit", regnitz.id) })).await;
     assert_eq!(ok(&body)["createMember"]["homeUnit"]["name"], "Stamm Regnitz");
     let moving = members_without_login(&conn, "Stamm Pegnitz").await.remove(0);
-    let (_, body) =
-        server.gql_as(&token, MOVE, json!({ "m": gid("Member", moving.id), "u": gid("OrgUnit", regnitz.id) })).await;
+    let (_, body) = server
+        .gql_as(&token, MOVE, json!({ "m": gid("Member", moving.id), "u": gid("OrgUnit", regnitz.id) }))
+        .await;
     assert_eq!(ok(&body)["updateMember"]["homeUnit"]["name"], "Stamm Regnitz");
 
     // R13 decides, R14 never refuses: member.create at a RESTRICTED unit the
@@ -486,6 +498,9 @@ async fn r15_fields_and_viewer_permissions_agree_for_a_member_seen_through_a_tra
     let listed = redacted(&body);
     assert_eq!(
         listed,
-        vec![("member/bankAccount".into(), "bank.read".into()), ("member/sepaMandates".into(), "bank.read".into())]
+        vec![
+            ("member/bankAccount".into(), "bank.read".into()),
+            ("member/sepaMandates".into(), "bank.read".into())
+        ]
     );
 }
