@@ -13,9 +13,27 @@
 //! name member data first looks the member up through the row check (R11), so a
 //! message can only repeat what the caller may read, and a member the caller may
 //! not read answers exactly as a missing one.
+use super::grants::Grants;
+use super::members::MemberAccess;
 use super::permission::{PermSet, Permission};
+use super::units::can_see_unit;
+use entity::org_unit;
 use serde_json::Value;
 use std::collections::HashMap;
+
+/// `explainAccess` explains access to a member only to a caller who may read that
+/// member (R11, R15, R17); to anyone else, whoever they are, the member does not
+/// exist, exactly as a missing one.
+pub fn may_explain_member(access: Option<&MemberAccess>) -> bool {
+    access.is_some_and(MemberAccess::visible)
+}
+
+/// Explanations, `whoCanAccess` and `accessibleBy` name the unit of the office
+/// behind a grant only to a caller who sees that unit (R14); `whoCanAccess` answers
+/// about a unit the caller does not see as about a missing one.
+pub fn may_name_unit(grants: &Grants, unit: &org_unit::Model) -> bool {
+    can_see_unit(grants, unit)
+}
 
 /// What an echo is about, from the audit record's `entity` and `entity_id`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -236,6 +254,15 @@ mod tests {
         assert_eq!(r.withheld(Subject::User(1), "user.create", "email"), Some(UserManage));
         r.grant(Subject::User(1), PermSet::of(UserManage));
         assert_eq!(r.withheld(Subject::User(1), "user.create", "email"), None);
+    }
+
+    #[test]
+    fn r18_only_readable_members_are_explained() {
+        let readable = MemberAccess { permissions: PermSet::of(MemberRead), is_self: false };
+        let invisible = MemberAccess { permissions: PermSet::of(BankRead), is_self: false };
+        assert!(may_explain_member(Some(&readable)));
+        assert!(!may_explain_member(Some(&invisible)), "bank.read without member.read shows nothing");
+        assert!(!may_explain_member(None), "missing");
     }
 
     #[test]

@@ -3,9 +3,9 @@ use super::error::{ApiError, gql};
 use super::id::{self, Kind};
 use super::loaders::{Loaders, load_error};
 use super::{db, request, signed_in};
+use crate::authz::echo;
 use crate::authz::explain::{self, Explanation, Target};
 use crate::authz::facts::SubjectFacts;
-use crate::authz::units::can_see_unit;
 use crate::authz::{Authz, Permission as Perm};
 use crate::domain::members;
 use async_graphql::{Context, Enum, ID, SimpleObject};
@@ -150,7 +150,7 @@ pub(crate) async fn visible_units_of(
     }
     let caller = &request(ctx).grants;
     let units = ctx.data::<Loaders>()?.org_unit.load_many(ids).await.map_err(load_error)?;
-    Ok(units.into_values().filter(|u| can_see_unit(caller, u)).map(|u| u.id).collect())
+    Ok(units.into_values().filter(|u| echo::may_name_unit(caller, u)).map(|u| u.id).collect())
 }
 
 /// `explainAccess`: about a member the caller may read (R11, R15, R17); any other
@@ -172,7 +172,8 @@ pub async fn explain_access(
         )));
     }
     let conn = db(ctx)?;
-    let Some(row) = members::find_visible(conn, &req.grants, member_raw).await.map_err(gql)? else {
+    let row = members::find_visible(conn, &req.grants, member_raw).await.map_err(gql)?;
+    let Some(row) = row.filter(|r| echo::may_explain_member(Some(&r.access))) else {
         return Err(gql(ApiError::NotFound));
     };
     let Some(facts) = SubjectFacts::load(conn, subject).await.map_err(gql)? else {
@@ -212,7 +213,7 @@ pub async fn who_can_access(
     let unit_raw = id::decode(&org_unit_id, Kind::OrgUnit, "orgUnitId")?;
     let conn = db(ctx)?;
     let unit = org_unit::Entity::find_by_id(unit_raw).one(conn).await.map_err(gql)?;
-    let Some(unit) = unit.filter(|u| can_see_unit(&req.grants, u)) else {
+    let Some(unit) = unit.filter(|u| echo::may_name_unit(&req.grants, u)) else {
         return Err(gql(ApiError::NotFound));
     };
     let catalogue = ctx.data::<Arc<Authz>>()?.catalogue().await.map_err(gql)?;

@@ -392,6 +392,33 @@ async fn r10_a_catalogue_manager_cannot_add_a_permission_where_they_do_not_hold_
     ok(&body);
 }
 
+#[tokio::test]
+async fn r10_user_manage_alone_cannot_hand_out_a_global_tree_group() {
+    let server = TestServer::demo().await;
+    let conn = server.db.connect().await;
+    let target = user_named(&conn, "ssm.isar").await;
+    let federation_admin = group(&conn, "federation_admin").await;
+    let q = "mutation($u: ID!, $g: ID) { setGlobalTreeGroup(userId: $u, groupId: $g) { id } }";
+    let vars = json!({ "u": gid("User", target.id), "g": gid("PermissionGroup", federation_admin.id) });
+    // The demo's user administrator: user.manage, and no member permission anywhere.
+    let useradmin = server.token("useradmin").await;
+    let (_, body) = server.gql_as(&useradmin, q, vars.clone()).await;
+    assert_eq!(error_code(&body), Some("FORBIDDEN"), "{body}");
+    let root = unit(&conn, "Jugendbund Deutschland").await;
+    assert_eq!(body["errors"][0]["extensions"]["unit"], json!(gid("OrgUnit", root.id)));
+    assert!(body["errors"][0]["extensions"]["permission"].is_string());
+    assert_eq!(user_named(&conn, "ssm.isar").await.global_tree_group_id, None, "nothing changed");
+    // Nor for themself (a system user would hold nothing through it anyway, R6).
+    let own = user_named(&conn, "useradmin").await;
+    let mine = json!({ "u": gid("User", own.id), "g": gid("PermissionGroup", federation_admin.id) });
+    let (_, body) = server.gql_as(&useradmin, q, mine).await;
+    assert_eq!(error_code(&body), Some("FORBIDDEN"), "{body}");
+    // Who holds every member permission everywhere may.
+    let admin = server.token("admin").await;
+    let (_, body) = server.gql_as(&admin, q, vars).await;
+    ok(&body);
+}
+
 const CREATE: &str = "mutation($u: ID!) { createMember(input: { homeUnitId: $u, firstName: \"Neu\", lastName: \"Mitglied\" }) { id homeUnit { name } } }";
 const MOVE: &str =
     "mutation($m: ID!, $u: ID!) { updateMember(id: $m, input: { homeUnitId: $u }) { homeUnit { name } } }";
