@@ -49,19 +49,29 @@ async fn metrics_are_prometheus_text_and_count_graphql_requests() {
     let response = server.get("/metrics").await;
     assert_eq!(response.status().as_u16(), 200);
     assert!(content_type(&response).starts_with("text/plain"), "{}", content_type(&response));
-    let before = response.text().await.expect("text");
-    for name in [
-        "verband_http_requests_total",
-        "verband_http_request_duration_seconds",
-        "verband_graphql_requests_total",
-        "verband_sql_statements_total",
-        "verband_sql_statements_per_request",
-        "verband_denials_total",
-        "verband_errors_total",
+    assert!(response.text().await.expect("text").contains("\nverband_sql_statements_total "));
+    let body = server.gql(COUNT_UNITS, json!({})).await;
+    assert!(body["data"]["orgUnits"]["totalCount"].as_u64().is_some(), "{body}");
+    // One error and one denial, so that every family has a series (a family without
+    // any is not listed).
+    let (_, body) = server.gql_with_auth("Bearer nonsense", COUNT_UNITS, json!({})).await;
+    assert_eq!(error_code(&body), Some("UNAUTHENTICATED"), "{body}");
+    let token = server.token("sf.pegnitz").await;
+    server.gql_as(&token, "{ members(first: 1) { edges { node { bankAccount { iban } } } } }", json!({})).await;
+    let text = scrape(&server).await;
+    for (name, kind) in [
+        ("verband_http_requests_total", "counter"),
+        ("verband_http_request_duration_seconds", "histogram"),
+        ("verband_graphql_requests_total", "counter"),
+        ("verband_sql_statements_total", "counter"),
+        ("verband_sql_statements_per_request", "histogram"),
+        ("verband_denials_total", "counter"),
+        ("verband_errors_total", "counter"),
     ] {
-        assert!(before.contains(&format!("# HELP {name} ")), "{name} missing:\n{before}");
-        assert!(before.contains(&format!("# TYPE {name} ")), "{name} missing:\n{before}");
+        assert!(text.contains(&format!("# HELP {name} ")), "{name} missing:\n{text}");
+        assert!(text.contains(&format!("# TYPE {name} {kind}\n")), "{name} missing:\n{text}");
     }
+    let before = text;
     let body = server.gql(COUNT_UNITS, json!({})).await;
     assert!(body["data"]["orgUnits"]["totalCount"].as_u64().is_some(), "{body}");
     let after = scrape(&server).await;
@@ -73,6 +83,28 @@ async fn metrics_are_prometheus_text_and_count_graphql_requests() {
     assert_eq!(sample(&after, latency) - sample(&before, latency), 1.0);
     // The first scrape was counted once it had answered.
     assert!(after.contains(r#"verband_http_requests_total{method="GET",route="/metrics",status="200"}"#));
+}
+
+#[tokio::test]
+async fn metrics_speak_openmetrics_to_scrapers_that_ask_for_it() {
+    let server = TestServer::demo().await;
+    server.gql(COUNT_UNITS, json!({})).await;
+    // What Prometheus sends.
+    let accept = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+    let response =
+        server.client.get(format!("{}/metrics", server.base)).header("accept", accept).send().await.expect("get");
+    assert_eq!(response.status().as_u16(), 200);
+    assert!(content_type(&response).starts_with("application/openmetrics-text; version=1.0.0"));
+    let text = response.text().await.expect("text");
+    assert!(text.ends_with("# EOF\n"), "{text}");
+    // The same sample names as the classic format: queries and dashboards keep working.
+    assert_eq!(sample(&text, r#"verband_graphql_requests_total{operation="query"}"#), 1.0, "{text}");
+    assert!(text.contains("# TYPE verband_graphql_requests counter\n"));
+    assert!(text.contains("# UNIT verband_http_request_duration_seconds seconds\n"));
+    // Without asking: the classic text format, as before.
+    let classic = server.get("/metrics").await;
+    assert!(content_type(&classic).starts_with("text/plain; version=0.0.4"));
+    assert!(!classic.text().await.expect("text").contains("# EOF"));
 }
 
 #[tokio::test]
