@@ -245,12 +245,15 @@ mod tests {
 
     #[test]
     fn excel_files_read_back_as_written() {
-        let values = ["1001", "=HYPERLINK(\"x\")", "Komma, \"Zitat\"; Semikolon", "+49 30 1234567", "zwei\r\nZeilen"];
+        let values =
+            ["1001", "=HYPERLINK(\"x\")", "Komma, \"Zitat\"; Semikolon", "+49 30 1234567", "zwei\r\nZeilen"];
         let mut out = Dialect::Excel.preamble().to_vec();
         {
             let mut w = Dialect::Excel.writer(&mut out);
-            w.write_record(["membershipNumber", "lastName", "city", "phone", "street"].map(|h| Dialect::Excel.header(h)))
-                .expect("header");
+            w.write_record(
+                ["membershipNumber", "lastName", "city", "phone", "street"].map(|h| Dialect::Excel.header(h)),
+            )
+            .expect("header");
             w.write_record(values.iter().map(|v| defuse(v).into_owned())).expect("row");
             w.flush().expect("flush");
         }
@@ -261,8 +264,7 @@ mod tests {
         let dialect = Dialect::detect(first_line);
         assert_eq!(dialect, Dialect::Excel);
         let mut r = dialect.reader(&out[..]);
-        let headers: Vec<&str> =
-            r.headers().expect("headers").iter().filter_map(english_header).collect();
+        let headers: Vec<&str> = r.headers().expect("headers").iter().filter_map(english_header).collect();
         assert_eq!(headers, ["membershipNumber", "lastName", "city", "phone", "street"]);
         let row = r.records().next().expect("a row").expect("valid");
         let read: Vec<&str> = row.iter().map(undefuse).collect();

@@ -126,8 +126,9 @@ impl Params {
     fn dialect(&self) -> Result<Dialect, Refusal> {
         match self.get("dialect") {
             None => Ok(Dialect::Standard),
-            Some(v) => Dialect::parse(v)
-                .ok_or_else(|| bad_input("dialect", &format!("must be one of {}", Dialect::NAMES.join(", ")))),
+            Some(v) => Dialect::parse(v).ok_or_else(|| {
+                bad_input("dialect", &format!("must be one of {}", Dialect::NAMES.join(", ")))
+            }),
         }
     }
 
@@ -194,7 +195,11 @@ async fn member_counts(state: &AppState, headers: &HeaderMap, uri: &Uri) -> Resu
             .write_record(["period_start", "period_end", "count"].map(|h| dialect.header(h)))
             .and_then(|()| {
                 counts.iter().try_for_each(|c| {
-                    w.write_record([c.period_start.to_string(), c.period_end.to_string(), c.count.to_string()])
+                    w.write_record([
+                        c.period_start.to_string(),
+                        c.period_end.to_string(),
+                        c.count.to_string(),
+                    ])
                 })
             })
             .and_then(|()| w.flush().map_err(csv::Error::from));
@@ -412,13 +417,15 @@ fn write_row<W: std::io::Write>(
             Column::LeftOn => w.write_field(date(m.left_on))?,
             Column::VotingRights => w.write_field(if m.voting_rights { "true" } else { "false" })?,
             Column::HomeUnit => w.write_field(defuse(&row.home_unit_name).as_bytes())?,
-            Column::Iban => w.write_field(defuse(bank.map(|b| b.iban.as_str()).unwrap_or_default()).as_bytes())?,
+            Column::Iban => {
+                w.write_field(defuse(bank.map(|b| b.iban.as_str()).unwrap_or_default()).as_bytes())?
+            }
             Column::Bic => {
                 w.write_field(defuse(bank.and_then(|b| b.bic.as_deref()).unwrap_or_default()).as_bytes())?
             }
-            Column::AccountHolder => w.write_field(
-                defuse(bank.map(|b| b.account_holder.as_str()).unwrap_or_default()).as_bytes(),
-            )?,
+            Column::AccountHolder => {
+                w.write_field(defuse(bank.map(|b| b.account_holder.as_str()).unwrap_or_default()).as_bytes())?
+            }
         }
     }
     // An empty record ends the one built field by field.

@@ -228,17 +228,12 @@ fn method_label(method: &Method) -> &'static str {
 
 /// Whether the scraper accepts OpenMetrics (Prometheus asks for it first).
 fn wants_openmetrics(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(ACCEPT)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|item| {
-            let mut parts = item.split(';').map(str::trim);
-            let media = parts.next().unwrap_or_default();
-            let refused = parts.any(|p| p.replace(' ', "").eq_ignore_ascii_case("q=0"));
-            media.eq_ignore_ascii_case("application/openmetrics-text") && !refused
-        })
+    headers.get_all(ACCEPT).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(|item| {
+        let mut parts = item.split(';').map(str::trim);
+        let media = parts.next().unwrap_or_default();
+        let refused = parts.any(|p| p.replace(' ', "").eq_ignore_ascii_case("q=0"));
+        media.eq_ignore_ascii_case("application/openmetrics-text") && !refused
+    })
 }
 
 /// `GET /metrics`.
@@ -360,7 +355,9 @@ mod tests {
         m.sql_statement();
         let text = m.render_openmetrics();
         assert!(text.contains("# TYPE verband_http_requests counter\n"), "{text}");
-        assert!(text.contains(r#"verband_http_requests_total{method="GET",route="/healthz",status="200"} 1"#));
+        assert!(
+            text.contains(r#"verband_http_requests_total{method="GET",route="/healthz",status="200"} 1"#)
+        );
         assert!(text.contains("# UNIT verband_http_request_duration_seconds seconds\n"), "{text}");
         assert!(text.contains("verband_sql_statements_total 1\n"));
         assert!(text.ends_with("# EOF\n"), "{text}");

@@ -57,7 +57,9 @@ async fn metrics_are_prometheus_text_and_count_graphql_requests() {
     let (_, body) = server.gql_with_auth("Bearer nonsense", COUNT_UNITS, json!({})).await;
     assert_eq!(error_code(&body), Some("UNAUTHENTICATED"), "{body}");
     let token = server.token("sf.pegnitz").await;
-    server.gql_as(&token, "{ members(first: 1) { edges { node { bankAccount { iban } } } } }", json!({})).await;
+    server
+        .gql_as(&token, "{ members(first: 1) { edges { node { bankAccount { iban } } } } }", json!({}))
+        .await;
     let text = scrape(&server).await;
     for (name, kind) in [
         ("verband_http_requests_total", "counter"),
@@ -91,8 +93,13 @@ async fn metrics_speak_openmetrics_to_scrapers_that_ask_for_it() {
     server.gql(COUNT_UNITS, json!({})).await;
     // What Prometheus sends.
     let accept = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
-    let response =
-        server.client.get(format!("{}/metrics", server.base)).header("accept", accept).send().await.expect("get");
+    let response = server
+        .client
+        .get(format!("{}/metrics", server.base))
+        .header("accept", accept)
+        .send()
+        .await
+        .expect("get");
     assert_eq!(response.status().as_u16(), 200);
     assert!(content_type(&response).starts_with("application/openmetrics-text; version=1.0.0"));
     let text = response.text().await.expect("text");
