@@ -367,3 +367,108 @@ async fn the_complexity_limit_is_bad_user_input() {
     let (status, _, body) = post(&server, &headers, query_body(query)).await;
     assert_eq!(status, 400, "{body}");
 }
+
+const FRONT_END: &str = "http://localhost:3000";
+
+fn header(response: &reqwest::Response, name: &str) -> Option<String> {
+    response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+}
+
+fn list(value: Option<String>) -> Vec<String> {
+    value.unwrap_or_default().split(',').map(|s| s.trim().to_ascii_lowercase()).collect()
+}
+
+async fn preflight(server: &TestServer, origin: &str) -> reqwest::Response {
+    server
+        .client
+        .request(reqwest::Method::OPTIONS, format!("{}/graphql", server.base))
+        .header("origin", origin)
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "authorization,content-type")
+        .send()
+        .await
+        .expect("preflight")
+}
+
+#[tokio::test]
+async fn cors_lets_configured_origins_in_without_credentials() {
+    let db = TestDb::demo().await;
+    let server = TestServer::start_with(db, |s| s.cors_origins = vec![FRONT_END.to_owned()]).await;
+
+    let answer = preflight(&server, FRONT_END).await;
+    assert!(answer.status().is_success(), "{}", answer.status());
+    assert_eq!(header(&answer, "access-control-allow-origin").as_deref(), Some(FRONT_END));
+    let methods = list(header(&answer, "access-control-allow-methods"));
+    assert!(methods.contains(&"post".to_owned()) && methods.contains(&"get".to_owned()), "{methods:?}");
+    let headers = list(header(&answer, "access-control-allow-headers"));
+    for needed in ["authorization", "content-type", "accept"] {
+        assert!(headers.contains(&needed.to_owned()), "{needed} not allowed: {headers:?}");
+    }
+    assert_eq!(header(&answer, "access-control-max-age").as_deref(), Some("7200"));
+    assert_eq!(header(&answer, "access-control-allow-credentials"), None);
+
+    // The request itself, signed in with a bearer token as a front end sends it.
+    let token = server.token("lsm.bayern").await;
+    let response = server
+        .client
+        .post(format!("{}/graphql", server.base))
+        .header("origin", FRONT_END)
+        .bearer_auth(&token)
+        .json(&json!({ "query": "{ viewer { username } }" }))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(header(&response, "access-control-allow-origin").as_deref(), Some(FRONT_END));
+    assert!(list(header(&response, "vary")).contains(&"origin".to_owned()), "caches keep origins apart");
+    assert!(list(header(&response, "access-control-expose-headers")).contains(&"x-request-id".to_owned()));
+    assert_eq!(header(&response, "access-control-allow-credentials"), None);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["data"]["viewer"]["username"], "lsm.bayern", "{body}");
+
+    // A refusal is readable by the front end too.
+    let refused = server
+        .client
+        .post(format!("{}/graphql", server.base))
+        .header("origin", FRONT_END)
+        .bearer_auth("not-a-token")
+        .json(&json!({ "query": COUNT_UNITS }))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(refused.status().as_u16(), 401);
+    assert_eq!(header(&refused, "access-control-allow-origin").as_deref(), Some(FRONT_END));
+
+    // Any other origin gets no permission: the browser keeps it out.
+    for other in ["http://localhost:3001", "https://localhost:3000", "http://evil.example"] {
+        let answer = preflight(&server, other).await;
+        assert_eq!(header(&answer, "access-control-allow-origin"), None, "{other}");
+        let response = server
+            .client
+            .post(format!("{}/graphql", server.base))
+            .header("origin", other)
+            .json(&json!({ "query": COUNT_UNITS }))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(header(&response, "access-control-allow-origin"), None, "{other}");
+    }
+}
+
+#[tokio::test]
+async fn without_configured_origins_there_is_no_cors() {
+    let server = TestServer::demo().await;
+    let answer = preflight(&server, FRONT_END).await;
+    assert_eq!(answer.status().as_u16(), 405, "OPTIONS is no method of /graphql");
+    assert_eq!(header(&answer, "access-control-allow-origin"), None);
+    let response = server
+        .client
+        .post(format!("{}/graphql", server.base))
+        .header("origin", FRONT_END)
+        .json(&json!({ "query": COUNT_UNITS }))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status().as_u16(), 200);
+    assert!(response.headers().keys().all(|k| !k.as_str().starts_with("access-control-")));
+}
