@@ -187,6 +187,18 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                     report.assignments,
                     report.users
                 );
+                if !report.logins.is_empty() {
+                    println!(
+                        "\nOffice holders sign in as m<member id> with the password {:?}, for example:",
+                        seed::demo::DEMO_PASSWORD
+                    );
+                    for login in &report.logins {
+                        println!("  {:<10} {}: {}", login.username, login.role, login.offices.join("; "));
+                    }
+                }
+                println!(
+                    "\nThere is no administrator yet: create one with\n  verband bootstrap --username admin --password '<a long secret>'"
+                );
             }
         }
     }
