@@ -1,7 +1,8 @@
-//! The HTTP surface: GraphQL (POST and GET), GraphiQL, CSV reports and exports,
+//! The HTTP surface: GraphQL (POST and GET), GraphiQL (from the binary), CSV reports and exports,
 //! health, readiness, metrics.
 pub mod auth;
 pub mod exports;
+pub mod graphiql;
 pub mod graphql;
 pub mod health;
 pub mod metrics;
@@ -68,7 +69,8 @@ pub fn router(state: AppState, settings: &Settings) -> Router {
     // Layers listed innermost first. Router::layer wraps each route (and the
     // fallback) after matching, so `observe` sees the matched route.
     let router = Router::new()
-        .route("/", get(graphql::graphiql))
+        .route("/", get(graphiql::page))
+        .route("/graphiql/{hash}/{file}", get(graphiql::asset))
         .route("/graphql", get(graphql::handle).post(graphql::handle))
         // CSV for dashboards and scripts, authenticated like GraphQL.
         .route("/reports/member-counts.csv", get(exports::member_counts_csv))

@@ -472,3 +472,61 @@ async fn without_configured_origins_there_is_no_cors() {
     assert_eq!(response.status().as_u16(), 200);
     assert!(response.headers().keys().all(|k| !k.as_str().starts_with("access-control-")));
 }
+
+/// The `src`/`href` values of a page.
+fn links(page: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for attr in ["src=\"", "href=\""] {
+        for (at, _) in page.match_indices(attr) {
+            let rest = &page[at + attr.len()..];
+            out.push(rest[..rest.find('"').expect("closing quote")].to_owned());
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn graphiql_is_served_from_the_server_itself_under_a_strict_policy() {
+    let server = TestServer::demo().await;
+    let page = server.get("/").await;
+    assert_eq!(page.status().as_u16(), 200);
+    assert!(content_type(&page).starts_with("text/html"));
+    let csp = header(&page, "content-security-policy").expect("a Content-Security-Policy");
+    let directive = |name: &str| {
+        csp.split(';')
+            .map(str::trim)
+            .find(|d| d.starts_with(&format!("{name} ")))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert_eq!(directive("default-src"), "default-src 'none'");
+    assert_eq!(directive("script-src"), "script-src 'self'", "no inline or foreign script");
+    assert_eq!(directive("connect-src"), "connect-src 'self'");
+    assert_eq!(directive("frame-ancestors"), "frame-ancestors 'none'");
+    assert_eq!(header(&page, "x-content-type-options").as_deref(), Some("nosniff"));
+    let html = page.text().await.expect("page");
+    assert!(!html.contains("://"), "nothing from another origin:\n{html}");
+    assert!(!html.contains("<script>"), "no inline script");
+
+    let assets: Vec<String> = links(&html).into_iter().filter(|l| l.starts_with("graphiql/")).collect();
+    assert_eq!(assets.len(), 6, "{assets:?}");
+    for path in &assets {
+        let response = server.get(&format!("/{path}")).await;
+        assert_eq!(response.status().as_u16(), 200, "{path}");
+        let expected = if path.ends_with(".js") { "text/javascript" } else { "text/css" };
+        assert!(content_type(&response).starts_with(expected), "{path}: {}", content_type(&response));
+        assert_eq!(
+            header(&response, "cache-control").as_deref(),
+            Some("public, max-age=31536000, immutable"),
+            "{path}"
+        );
+        assert!(!response.bytes().await.expect("body").is_empty());
+    }
+    let graphiql_js = assets.iter().find(|p| p.ends_with("/graphiql.min.js")).expect("GraphiQL");
+    // Another hash is another version: not served, so that no stale file is cached.
+    let (_, file) = graphiql_js.rsplit_once('/').expect("hash/file");
+    assert_eq!(server.get(&format!("/graphiql/0000000000000000/{file}")).await.status().as_u16(), 404);
+    let (dir, _) = graphiql_js.rsplit_once('/').expect("hash/file");
+    assert_eq!(server.get(&format!("/{dir}/verband.db")).await.status().as_u16(), 404);
+    assert_eq!(server.get(&format!("/{dir}/..%2F..%2FCargo.toml")).await.status().as_u16(), 404);
+}
