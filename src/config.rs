@@ -636,6 +636,19 @@ mod tests {
         }
     }
 
+    /// An operator finds every variable in the README's tables.
+    #[test]
+    fn every_known_variable_is_documented() {
+        let readme = include_str!("../README.md");
+        for name in KNOWN_VARIABLES {
+            // The whole name: VERBAND_LOG_FORMAT does not document VERBAND_LOG.
+            let whole = readme.match_indices(name).any(|(at, _)| {
+                !readme[at + name.len()..].starts_with(|c: char| c.is_ascii_uppercase() || c == '_')
+            });
+            assert!(whole, "{name} is not in README.md");
+        }
+    }
+
     #[test]
     fn debug_output_hides_the_database_password() {
         let s = from(&[("VERBAND_DATABASE_URL", "postgres://app:s3cret@db/verband")], "").expect("settings");
