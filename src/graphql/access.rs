@@ -14,7 +14,8 @@ use sea_orm::EntityTrait;
 use std::collections::HashSet;
 use std::sync::Arc;
 
-/// The permissions of DESIGN.md section 4 (`member.read` is `MEMBER_READ`).
+/// The permissions of the authorization rules (`member.read` is `MEMBER_READ`); the
+/// project's docs/authorization.md explains each.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 #[graphql(name = "Permission")]
 pub enum PermissionName {
