@@ -153,7 +153,7 @@ fn benches(c: &mut Criterion) {
                 paths
                     .iter()
                     .enumerate()
-                    .filter(|(i, p)| member_access(&grants, *i as i64 + 10, black_box(p), &[]).bank)
+                    .filter(|(i, p)| member_access(&grants, *i as i64 + 10, black_box(p), &[]).bank())
                     .count()
             },
             BatchSize::SmallInput,

@@ -4,7 +4,7 @@ use crate::auth::oidc::OidcVerifier;
 use crate::auth::password::{PasswordError, PasswordHasher};
 use crate::auth::signin::{AuthError, Authenticator};
 use crate::auth::tokens::{KeyError, TokenService};
-use crate::authz::{Authz, Invalidate};
+use crate::authz::{Authz, Invalidate, notify};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::domain::{DomainError, lifecycle, seed};
@@ -50,6 +50,8 @@ pub struct App {
     local_addr: SocketAddr,
     authz: Arc<Authz>,
     clock: Clock,
+    /// Other instances' authorization changes (PostgreSQL only); ends with the app.
+    authz_listener: Option<notify::AbortOnDrop>,
 }
 
 impl App {
@@ -68,6 +70,12 @@ impl App {
             seed::demo::seed(&db, &hasher, settings.clock).await?;
         }
         let authz = Arc::new(Authz::new(db.clone()));
+        let authz_listener = notify::spawn_listener(&db, authz.clone());
+        if authz_listener.is_some() && !notify::until_listening(&authz, Duration::from_secs(2)).await {
+            tracing::warn!(
+                "not yet listening for authorization changes: serving without cached grants meanwhile"
+            );
+        }
         // At start, before the first request: a failure is logged, never fatal.
         run_lifecycle(&db, &authz, settings.clock).await;
         let tokens = TokenService::new(
@@ -118,7 +126,7 @@ impl App {
             policy,
         };
         let router = http::router(state, &settings);
-        Ok(Self { listener, router, db, local_addr, authz, clock: settings.clock })
+        Ok(Self { listener, router, db, local_addr, authz, clock: settings.clock, authz_listener })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -147,6 +155,7 @@ impl App {
         // transaction is dropped) and the next start repeats it.
         job.abort();
         let _ = job.await;
+        drop(self.authz_listener);
         served.map_err(AppError::Serve)?;
         self.db.close().await?;
         Ok(())

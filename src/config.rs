@@ -43,6 +43,97 @@ impl std::str::FromStr for Introspection {
     }
 }
 
+/// Every environment variable verband reads (the server, its commands and its
+/// tests). Anything else starting with `VERBAND_` is most likely a typo and is
+/// warned about at start ([`unknown_variables`]).
+pub const KNOWN_VARIABLES: &[&str] = &[
+    "VERBAND_CONFIG",
+    "VERBAND_DATABASE_URL",
+    "VERBAND_DATA_DIR",
+    "VERBAND_LISTEN",
+    "VERBAND_DEMO_DATA",
+    "VERBAND_DB_MAX_CONNECTIONS",
+    "VERBAND_MAX_BODY_BYTES",
+    "VERBAND_MAX_QUERY_DEPTH",
+    "VERBAND_MAX_QUERY_COMPLEXITY",
+    "VERBAND_MAX_QUERY_BYTES",
+    "VERBAND_MAX_QUERY_TOKENS",
+    "VERBAND_MAX_QUERY_FIELDS",
+    "VERBAND_MAX_ROOT_FIELDS",
+    "VERBAND_MAX_MUTATION_FIELDS",
+    "VERBAND_REQUEST_TIMEOUT_SECONDS",
+    "VERBAND_MAX_CONNECTIONS_PER_REQUEST",
+    "VERBAND_INTROSPECTION",
+    "VERBAND_LOGIN_ADDRESS_MAX_FAILURES",
+    "VERBAND_LOGIN_ADDRESS_WINDOW_SECONDS",
+    "VERBAND_TRUSTED_PROXIES",
+    "VERBAND_LOG_FORMAT",
+    "VERBAND_LOG",
+    "VERBAND_PASSWORD_MEMORY_KIB",
+    "VERBAND_PASSWORD_ITERATIONS",
+    "VERBAND_PASSWORD_PARALLELISM",
+    "VERBAND_TOKEN_KEYS",
+    "VERBAND_TOKEN_ISSUER",
+    "VERBAND_TOKEN_AUDIENCE",
+    "VERBAND_TOKEN_TTL_SECONDS",
+    "VERBAND_LOGIN_MAX_FAILURES",
+    "VERBAND_LOGIN_LOCKOUT_SECONDS",
+    "VERBAND_PUBLIC_URL",
+    "VERBAND_CORS_ORIGINS",
+    "VERBAND_OIDC_ISSUER",
+    "VERBAND_OIDC_AUDIENCE",
+    "VERBAND_OIDC_CLIENT_ID",
+    "VERBAND_OIDC_CLIENT_SECRET",
+    "VERBAND_BOOTSTRAP_PASSWORD",
+    "VERBAND_TEST_DATABASE_URL",
+];
+
+/// A `VERBAND_*` variable that verband does not read, with the known name it most
+/// likely meant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownVariable {
+    pub name: String,
+    pub did_you_mean: Option<&'static str>,
+}
+
+/// The `VERBAND_*` names among `names` that are not in [`KNOWN_VARIABLES`].
+pub fn unknown_variables(names: impl IntoIterator<Item = String>) -> Vec<UnknownVariable> {
+    let mut unknown: Vec<UnknownVariable> = names
+        .into_iter()
+        .filter(|n| n.starts_with("VERBAND_") && !KNOWN_VARIABLES.contains(&n.as_str()))
+        .map(|name| {
+            // Close enough to be a typo: a third of the part after the prefix, at
+            // least one edit.
+            let budget = ((name.len() - "VERBAND_".len()) / 3).max(1);
+            let did_you_mean = KNOWN_VARIABLES
+                .iter()
+                .map(|known| (edit_distance(&name, known), *known))
+                .filter(|(d, _)| *d <= budget)
+                .min_by_key(|(d, _)| *d)
+                .map(|(_, known)| known);
+            UnknownVariable { name, did_you_mean }
+        })
+        .collect();
+    unknown.sort_by(|a, b| a.name.cmp(&b.name));
+    unknown
+}
+
+/// Levenshtein distance over bytes (variable names are ASCII).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b = b.as_bytes();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.bytes().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = if ca == *cb { diagonal } else { 1 + diagonal.min(above).min(row[j]) };
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
@@ -98,6 +189,10 @@ pub struct Settings {
     /// Where browsers reach this server, e.g. `https://mv.example.org`; by default
     /// `http://<listen address>`.
     pub public_url: Option<String>,
+    /// Origins (`https://app.example.org`) whose browser front ends may call the API
+    /// (CORS); none by default. Validated and normalised (lower case, no default
+    /// port).
+    pub cors_origins: Vec<String>,
     /// Floor between two JWKS fetches per issuer (tests lower it).
     pub oidc_min_refresh: std::time::Duration,
     /// Not configurable from outside: tests fix the date here.
@@ -159,6 +254,7 @@ impl std::fmt::Debug for Settings {
             .field("log_format", &self.log_format)
             .field("tokens", &self.tokens)
             .field("oidc", &self.oidc)
+            .field("cors_origins", &self.cors_origins)
             .finish_non_exhaustive()
     }
 }
@@ -213,6 +309,61 @@ struct FileConfig {
     login_lockout_seconds: Option<u64>,
     oidc: Option<Vec<OidcIssuer>>,
     public_url: Option<String>,
+    cors_origins: Option<OneOrList>,
+}
+
+/// A list in the file, or the environment's comma-separated string.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum OneOrList {
+    One(String),
+    List(Vec<String>),
+}
+
+/// `https://App.example.org:443` → `https://app.example.org`: an origin as browsers
+/// send it in `Origin`, so that it compares byte for byte.
+pub fn parse_origin(raw: &str) -> Result<String, String> {
+    let raw = raw.trim();
+    if raw == "*" || raw.contains('*') {
+        return Err("wildcards are not accepted: list each origin".into());
+    }
+    let lower = raw.to_ascii_lowercase();
+    let (scheme, rest) = lower
+        .split_once("://")
+        .filter(|(scheme, _)| *scheme == "http" || *scheme == "https")
+        .ok_or_else(|| format!("{raw:?} is not an origin: it starts with http:// or https://"))?;
+    if rest.is_empty() || rest.contains(['/', '?', '#', '@']) || rest.contains(char::is_whitespace) {
+        return Err(format!(
+            "{raw:?} is not an origin: scheme, host and port only, e.g. https://app.example.org"
+        ));
+    }
+    let authority: axum::http::uri::Authority =
+        rest.parse().map_err(|_| format!("{raw:?} is not an origin: bad host or port"))?;
+    let has_port = authority.as_str() != authority.host();
+    if has_port && authority.port_u16().is_none() {
+        return Err(format!("{raw:?} is not an origin: bad port"));
+    }
+    let default_port = if scheme == "https" { 443 } else { 80 };
+    Ok(match authority.port_u16() {
+        Some(port) if port != default_port => format!("{scheme}://{}:{port}", authority.host()),
+        _ => format!("{scheme}://{}", authority.host()),
+    })
+}
+
+fn parse_origins(list: OneOrList) -> Result<Vec<String>, ConfigError> {
+    let items = match list {
+        OneOrList::One(s) => s.split(',').map(str::to_owned).collect(),
+        OneOrList::List(v) => v,
+    };
+    let mut origins = Vec::new();
+    for item in items.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        let origin = parse_origin(item)
+            .map_err(|message| ConfigError::Invalid { key: "VERBAND_CORS_ORIGINS", message })?;
+        if !origins.contains(&origin) {
+            origins.push(origin);
+        }
+    }
+    Ok(origins)
 }
 
 impl Settings {
@@ -239,6 +390,7 @@ impl Settings {
             trusted_proxies: Vec::new(),
             oidc: Vec::new(),
             public_url: None,
+            cors_origins: Vec::new(),
             oidc_min_refresh: crate::auth::oidc::DEFAULT_MIN_REFRESH,
             clock: Clock::System,
         }
@@ -395,6 +547,9 @@ impl Settings {
         }
         if let Some(v) = env("VERBAND_PUBLIC_URL").or(file.public_url) {
             s.public_url = Some(v);
+        }
+        if let Some(list) = env("VERBAND_CORS_ORIGINS").map(OneOrList::One).or(file.cors_origins) {
+            s.cors_origins = parse_origins(list)?;
         }
         if let Some(list) = file.oidc {
             s.oidc = list;
@@ -556,6 +711,98 @@ mod tests {
         assert_eq!(s.trusted_proxies.len(), 1);
         assert!(from(&[("VERBAND_INTROSPECTION", "maybe")], "").is_err());
         assert!(from(&[("VERBAND_TRUSTED_PROXIES", "10.0.0.0/99")], "").is_err());
+    }
+
+    #[test]
+    fn cors_origins_are_validated_and_normalised() {
+        let s = from(
+            &[(
+                "VERBAND_CORS_ORIGINS",
+                "http://localhost:3000, HTTPS://App.Example.org:443,,http://[::1]:8081",
+            )],
+            "",
+        )
+        .expect("settings");
+        assert_eq!(s.cors_origins, ["http://localhost:3000", "https://app.example.org", "http://[::1]:8081"]);
+        let s = from(&[], "cors_origins = [\"https://a.example\", \"https://a.example\"]").expect("settings");
+        assert_eq!(s.cors_origins, ["https://a.example"]);
+        assert!(from(&[], "").expect("settings").cors_origins.is_empty(), "none by default");
+        for bad in [
+            "*",
+            "https://*.example.org",
+            "app.example.org",
+            "ftp://x",
+            "https://x/path",
+            "https://x/",
+            "https://",
+            "https://x:99999",
+            "https://u@x",
+        ] {
+            let err = from(&[("VERBAND_CORS_ORIGINS", bad)], "").expect_err(bad);
+            assert!(err.to_string().contains("VERBAND_CORS_ORIGINS"), "{err}");
+        }
+    }
+
+    #[test]
+    fn unknown_variables_are_found_with_the_name_they_probably_meant() {
+        let names = [
+            "VERBAND_LISTN",
+            "VERBAND_LISTEN",
+            "PATH",
+            "VERBAND_DATABSE_URL",
+            "VERBAND_FROBNICATE",
+            "VERBAND_CORS_ORIGIN",
+        ]
+        .map(String::from);
+        let unknown = unknown_variables(names);
+        let pairs: Vec<(&str, Option<&str>)> =
+            unknown.iter().map(|u| (u.name.as_str(), u.did_you_mean)).collect();
+        assert_eq!(
+            pairs,
+            [
+                ("VERBAND_CORS_ORIGIN", Some("VERBAND_CORS_ORIGINS")),
+                ("VERBAND_DATABSE_URL", Some("VERBAND_DATABASE_URL")),
+                ("VERBAND_FROBNICATE", None),
+                ("VERBAND_LISTN", Some("VERBAND_LISTEN")),
+            ]
+        );
+    }
+
+    /// Every variable named in the code that reads configuration is in the list, so
+    /// a new setting cannot be warned about as unknown.
+    #[test]
+    fn every_variable_read_is_known() {
+        let config = include_str!("config.rs");
+        // This file without its tests (they name unknown variables on purpose).
+        let config = config.split("#[cfg(test)]").next().unwrap_or(config);
+        for source in [config, include_str!("main.rs")] {
+            for (at, _) in source.match_indices("\"VERBAND_") {
+                let name: String = source[at + 1..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')
+                    .collect();
+                if name == "VERBAND_" {
+                    continue; // the prefix itself
+                }
+                assert!(
+                    KNOWN_VARIABLES.contains(&name.as_str()),
+                    "{name} is read but not in KNOWN_VARIABLES"
+                );
+            }
+        }
+    }
+
+    /// An operator finds every variable in the README's tables.
+    #[test]
+    fn every_known_variable_is_documented() {
+        let readme = include_str!("../README.md");
+        for name in KNOWN_VARIABLES {
+            // The whole name: VERBAND_LOG_FORMAT does not document VERBAND_LOG.
+            let whole = readme.match_indices(name).any(|(at, _)| {
+                !readme[at + name.len()..].starts_with(|c: char| c.is_ascii_uppercase() || c == '_')
+            });
+            assert!(whole, "{name} is not in README.md");
+        }
     }
 
     #[test]

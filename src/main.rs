@@ -3,7 +3,7 @@ use clap::{Args, Parser, Subcommand};
 use std::process::ExitCode;
 use std::time::Instant;
 use verband::auth::password::PasswordHasher;
-use verband::config::{LogFormat, Settings};
+use verband::config::{self, LogFormat, Settings};
 use verband::domain::bootstrap::{self, AdminInput};
 use verband::domain::{lifecycle, seed};
 use verband::{App, db, graphql};
@@ -79,6 +79,21 @@ fn init_tracing(format: LogFormat) {
     }
 }
 
+/// A mistyped variable would otherwise be ignored without a word.
+fn warn_about_unknown_variables() {
+    let names = std::env::vars_os().filter_map(|(name, _)| name.into_string().ok());
+    for unknown in config::unknown_variables(names) {
+        match unknown.did_you_mean {
+            Some(known) => tracing::warn!(
+                variable = %unknown.name,
+                "unknown setting {} ignored; did you mean {known}?",
+                unknown.name
+            ),
+            None => tracing::warn!(variable = %unknown.name, "unknown setting {} ignored", unknown.name),
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -94,6 +109,7 @@ async fn main() -> ExitCode {
         }
     };
     init_tracing(settings.log_format);
+    warn_about_unknown_variables();
     match run(cli.command.unwrap_or(Command::Serve), settings).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -170,6 +186,18 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                     report.members,
                     report.assignments,
                     report.users
+                );
+                if !report.logins.is_empty() {
+                    println!(
+                        "\nOffice holders sign in as m<member id> with the password {:?}, for example:",
+                        seed::demo::DEMO_PASSWORD
+                    );
+                    for login in &report.logins {
+                        println!("  {:<10} {}: {}", login.username, login.role, login.offices.join("; "));
+                    }
+                }
+                println!(
+                    "\nThere is no administrator yet: create one with\n  verband bootstrap --username admin --password '<a long secret>'"
                 );
             }
         }

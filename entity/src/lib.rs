@@ -13,6 +13,7 @@ pub mod level;
 pub mod member;
 pub mod org_unit;
 pub mod payment;
+pub mod pending_sign_in;
 pub mod permission_group;
 pub mod permission_group_permission;
 pub mod sepa_mandate;

@@ -1,12 +1,14 @@
 //! Browser sign-in through an identity provider: authorization code + PKCE (S256)
 //! with the `oauth2` crate. `/auth/login` keeps the PKCE verifier, state and nonce
-//! on the server (single use, ten minutes) and redirects to the issuer;
-//! `/auth/callback` checks the state, exchanges the code, verifies the ID token
-//! (signature, issuer, audience = our client id, nonce) and opens the same kind of
-//! session a password login opens.
+//! in the database (single use, ten minutes; the state only as its hash), so any
+//! instance can take the callback, and redirects to the issuer; `/auth/callback`
+//! checks the state, exchanges the code, verifies the ID token (signature, issuer,
+//! audience = our client id, nonce) and opens the same kind of session a password
+//! login opens.
 use super::oidc::OidcError;
 use super::signin::{AuthError, Authenticator, Issued};
 use chrono::{DateTime, Utc};
+use entity::pending_sign_in;
 use oauth2::basic::{
     BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse, BasicTokenType,
 };
@@ -14,18 +16,18 @@ use oauth2::{
     AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, ExtraTokenFields, PkceCodeChallenge,
     PkceCodeVerifier, RedirectUrl, Scope, StandardRevocableToken, StandardTokenResponse, TokenUrl,
 };
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
 use serde::{Deserialize, Serialize};
-use std::time::{Duration, Instant};
 
-const PENDING_TTL: Duration = Duration::from_secs(600);
-const MAX_PENDING: usize = 10_000;
+const PENDING_TTL: chrono::Duration = chrono::Duration::minutes(10);
+/// Sign-ins in progress at once (all instances together): a bound on what
+/// anonymous callers can make the server store.
+const MAX_PENDING: u64 = 10_000;
 
-/// A sign-in between the redirect to the issuer and its callback.
-pub struct Pending {
-    issuer: String,
-    verifier: String,
-    nonce: String,
-    started: Instant,
+/// The key a pending sign-in is stored under: the state's SHA-256, so the database
+/// alone does not let anyone complete a sign-in.
+fn state_key(state: &str) -> String {
+    super::api_tokens::hash(state)
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -73,20 +75,25 @@ impl Authenticator {
             .add_extra_param("nonce", nonce.clone())
             .set_pkce_challenge(challenge)
             .url();
-        let mut pending = self.pending.lock().map_err(|_| AuthError::Internal)?;
-        pending.retain(|_, p| p.started.elapsed() < PENDING_TTL);
-        if pending.len() >= MAX_PENDING {
+        let now = Utc::now();
+        // Expired sign-ins go as new ones start.
+        pending_sign_in::Entity::delete_many()
+            .filter(pending_sign_in::Column::ExpiresAt.lte(now))
+            .exec(self.db())
+            .await?;
+        if pending_sign_in::Entity::find().count(self.db()).await? >= MAX_PENDING {
             return Err(AuthError::Forbidden("too many sign-ins in progress; try again shortly".into()));
         }
-        pending.insert(
-            state.secret().clone(),
-            Pending {
-                issuer: endpoints.issuer,
-                verifier: verifier.secret().clone(),
-                nonce,
-                started: Instant::now(),
-            },
-        );
+        pending_sign_in::ActiveModel {
+            state_hash: Set(state_key(state.secret())),
+            issuer: Set(endpoints.issuer),
+            verifier: Set(verifier.secret().clone()),
+            nonce: Set(nonce),
+            created_at: Set(now),
+            expires_at: Set(now + PENDING_TTL),
+        }
+        .insert(self.db())
+        .await?;
         Ok(url.to_string())
     }
 
@@ -99,10 +106,18 @@ impl Authenticator {
         now: DateTime<Utc>,
         request_id: Option<String>,
     ) -> Result<Issued, AuthError> {
-        let pending = {
-            let mut map = self.pending.lock().map_err(|_| AuthError::Internal)?;
-            map.remove(state).filter(|p| p.started.elapsed() < PENDING_TTL).ok_or_else(bad_state)?
-        };
+        let key = state_key(state);
+        let pending =
+            pending_sign_in::Entity::find_by_id(key.clone()).one(self.db()).await?.ok_or_else(bad_state)?;
+        // Single use: of concurrent callbacks with one state, only the one whose
+        // delete removed the row goes on.
+        let taken = pending_sign_in::Entity::delete_many()
+            .filter(pending_sign_in::Column::StateHash.eq(key))
+            .exec(self.db())
+            .await?;
+        if taken.rows_affected != 1 || pending.expires_at <= now {
+            return Err(bad_state());
+        }
         let endpoints = self.oidc().browser_endpoints(Some(&pending.issuer)).await.map_err(unreachable)?;
         let mut client = OidcClient::new(ClientId::new(endpoints.client_id.clone()))
             .set_token_uri(TokenUrl::new(endpoints.token_endpoint).map_err(unreachable)?)

@@ -15,7 +15,6 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, IntoActiveModel, QueryFilter, Set,
     TransactionTrait,
 };
-use std::collections::HashMap;
 use std::sync::Arc;
 
 pub const MIN_PASSWORD_LEN: usize = crate::domain::bootstrap::MIN_PASSWORD_LEN;
@@ -72,8 +71,6 @@ pub struct Authenticator {
     hasher: PasswordHasher,
     tokens: TokenService,
     oidc: OidcVerifier,
-    /// Browser sign-ins between `/auth/login` and `/auth/callback`.
-    pub(crate) pending: std::sync::Mutex<HashMap<String, super::browser::Pending>>,
     max_failures: i32,
     lockout: chrono::Duration,
     throttle: super::throttle::SignInThrottle,
@@ -108,7 +105,6 @@ impl Authenticator {
             hasher,
             tokens,
             oidc,
-            pending: std::sync::Mutex::new(HashMap::new()),
             max_failures: i32::try_from(max_failures).unwrap_or(i32::MAX),
             lockout: chrono::Duration::seconds(i64::try_from(lockout_seconds).unwrap_or(i64::MAX / 1000)),
             // Per account exactly what the lockout allows (never longer).

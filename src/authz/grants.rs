@@ -134,6 +134,11 @@ impl Grants {
         self.system.contains(permission)
     }
 
+    /// MEMBERSHIP permissions held at every unit (through a global tree group, R4).
+    pub fn everywhere(&self) -> PermSet {
+        self.everywhere
+    }
+
     pub fn system_permissions(&self) -> PermSet {
         self.system
     }

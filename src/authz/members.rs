@@ -2,24 +2,48 @@
 //! (pending transfers), R17 (own record), as a per-row check and as one SQL
 //! condition that agree (R16).
 use super::grants::Grants;
-use super::permission::Permission;
+use super::permission::{PermSet, Permission};
 use entity::{TransferStatus, member, transfer};
 use sea_orm::sea_query::Query;
 use sea_orm::{ColumnTrait, Condition};
 
-/// What the caller may do with one member row.
+/// What the caller may do with one member row: the permissions they hold on it.
+/// The fields a response returns and its `viewerPermissions` both come from this
+/// one set, so they cannot disagree.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct MemberAccess {
-    /// R11: the row exists for the caller at all.
-    pub visible: bool,
-    /// The member.read fields (name, address, …).
-    pub read: bool,
-    /// R12: bankAccount and sepaMandates.
-    pub bank: bool,
-    /// R12: payments.
-    pub payments: bool,
+    /// Held at the member's home unit (R1–R4), plus what R17 allows on the own
+    /// record, plus member.read through a pending transfer (R15).
+    pub permissions: PermSet,
     /// The row is the caller's own member (R17).
     pub is_self: bool,
+}
+
+impl MemberAccess {
+    /// R11: the row exists for the caller at all (member.read on it).
+    pub fn visible(&self) -> bool {
+        self.permissions.contains(Permission::MemberRead)
+    }
+
+    /// The member.read fields (name, address, …): exactly the visible rows.
+    pub fn read(&self) -> bool {
+        self.visible()
+    }
+
+    /// R12: bankAccount and sepaMandates.
+    pub fn bank(&self) -> bool {
+        self.visible() && self.permissions.contains(Permission::BankRead)
+    }
+
+    /// R12: payments.
+    pub fn payments(&self) -> bool {
+        self.visible() && self.permissions.contains(Permission::PaymentRead)
+    }
+
+    /// May the caller read a field that needs `needs` on this member?
+    pub fn may_read(&self, needs: Permission) -> bool {
+        self.visible() && self.permissions.contains(needs)
+    }
 }
 
 /// O(depth): from the member's home unit path and the destination paths of its
@@ -30,32 +54,21 @@ pub fn member_access(
     home_path: &str,
     pending_transfer_to: &[&str],
 ) -> MemberAccess {
+    let mut permissions = grants.at_unit(home_path);
     let own = grants.self_permissions();
-    if grants.self_member_id() == Some(member_id) && own.contains(Permission::MemberRead) {
-        return MemberAccess {
-            visible: true,
-            read: true,
-            bank: own.contains(Permission::BankRead),
-            payments: own.contains(Permission::PaymentRead),
-            is_self: true,
-        };
-    }
-    let held = grants.at_unit(home_path);
-    if held.contains(Permission::MemberRead) {
-        return MemberAccess {
-            visible: true,
-            read: true,
-            bank: held.contains(Permission::BankRead),
-            payments: held.contains(Permission::PaymentRead),
-            is_self: false,
-        };
+    let is_self = grants.self_member_id() == Some(member_id) && own.contains(Permission::MemberRead);
+    if is_self {
+        permissions |= own;
     }
     // R15: member.write at the destination of a pending transfer reads the
-    // member.read fields, never bank data or payments.
-    if pending_transfer_to.iter().any(|to| grants.holds_at(Permission::MemberWrite, to)) {
-        return MemberAccess { visible: true, read: true, ..MemberAccess::default() };
+    // member.read fields. It adds nothing else: bank data and payments still follow
+    // what the caller holds at the home unit (R12).
+    if !permissions.contains(Permission::MemberRead)
+        && pending_transfer_to.iter().any(|to| grants.holds_at(Permission::MemberWrite, to))
+    {
+        permissions |= PermSet::of(Permission::MemberRead);
     }
-    MemberAccess::default()
+    MemberAccess { permissions, is_self }
 }
 
 /// R11 + R15 + R17 as one SQL condition on `member`: for every list, count, search

@@ -3,12 +3,14 @@
 //! SQL conditions for lists and O(depth) checks for rows and fields; the Casbin
 //! enforcer over the same lines is the reference they are proven against.
 pub mod catalogue;
+pub mod echo;
 pub mod effective;
 pub mod enforcer;
 pub mod explain;
 pub mod facts;
 pub mod grants;
 pub mod members;
+pub mod notify;
 pub mod permission;
 #[cfg(test)]
 mod property_tests;

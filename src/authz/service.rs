@@ -1,7 +1,8 @@
 //! The per-process authorization state: the catalogue snapshot and compiled grants
 //! per (user, day), dropped on change. Invalidation is one interface
-//! (`Invalidate`), so a cross-instance signal (PostgreSQL LISTEN/NOTIFY) can drive
-//! the same calls later.
+//! (`Invalidate`): called in-process after a change commits, and driven by the
+//! notifications of other instances (`notify`). While those may be missed, nothing
+//! is cached.
 use super::catalogue::Catalogue;
 use super::effective::effective_lines;
 use super::facts::SubjectFacts;
@@ -9,7 +10,7 @@ use super::grants::Grants;
 use chrono::NaiveDate;
 use sea_orm::{DatabaseConnection, DbErr};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 /// Who must forget what when data behind the rules changes.
@@ -31,6 +32,9 @@ pub struct Authz {
     /// Bumped by every invalidation; a result computed under an older generation
     /// is not cached (a change may have raced with the load).
     generation: AtomicU64,
+    /// False while changes made by other instances could go unnoticed (their
+    /// notifications cannot reach us): then nothing is cached or served from cache.
+    caching: AtomicBool,
 }
 
 impl Authz {
@@ -40,16 +44,38 @@ impl Authz {
             catalogue: RwLock::new(None),
             grants: Mutex::new(HashMap::new()),
             generation: AtomicU64::new(0),
+            caching: AtomicBool::new(true),
         }
     }
 
+    /// Stops caching and drops everything cached: changes made elsewhere may go
+    /// unnoticed from now on (no connection for notifications).
+    pub fn suspend_caching(&self) {
+        self.caching.store(false, Ordering::Release);
+        self.everything_changed();
+    }
+
+    /// Caches again, starting empty: notifications may have been missed while
+    /// caching was suspended.
+    pub fn resume_caching(&self) {
+        self.everything_changed();
+        self.caching.store(true, Ordering::Release);
+    }
+
+    pub fn is_caching(&self) -> bool {
+        self.caching.load(Ordering::Acquire)
+    }
+
     pub async fn catalogue(&self) -> Result<Arc<Catalogue>, DbErr> {
-        if let Some(c) = self.catalogue.read().ok().and_then(|c| c.clone()) {
+        if self.is_caching()
+            && let Some(c) = self.catalogue.read().ok().and_then(|c| c.clone())
+        {
             return Ok(c);
         }
         let generation = self.generation.load(Ordering::Acquire);
         let loaded = Arc::new(Catalogue::load(&self.db).await?);
-        if self.generation.load(Ordering::Acquire) == generation
+        if self.is_caching()
+            && self.generation.load(Ordering::Acquire) == generation
             && let Ok(mut slot) = self.catalogue.write()
         {
             *slot = Some(loaded.clone());
@@ -59,7 +85,9 @@ impl Authz {
 
     /// The compiled grants of `user_id` on `today`; none for an unknown user.
     pub async fn grants(&self, user_id: i64, today: NaiveDate) -> Result<Arc<Grants>, DbErr> {
-        if let Some(g) = self.grants.lock().ok().and_then(|m| m.get(&(user_id, today)).cloned()) {
+        if self.is_caching()
+            && let Some(g) = self.grants.lock().ok().and_then(|m| m.get(&(user_id, today)).cloned())
+        {
             return Ok(g);
         }
         let generation = self.generation.load(Ordering::Acquire);
@@ -72,7 +100,8 @@ impl Authz {
             }
             None => Arc::new(Grants::none()),
         };
-        if self.generation.load(Ordering::Acquire) == generation
+        if self.is_caching()
+            && self.generation.load(Ordering::Acquire) == generation
             && let Ok(mut map) = self.grants.lock()
         {
             if map.len() >= MAX_CACHED {

@@ -104,7 +104,7 @@ pub async fn apply(
     actor: &Actor<'_>,
     input: Application,
 ) -> Result<admission::Model, DomainError> {
-    let unit = unit_for_write(db, actor.grants, input.org_unit_id, "orgUnitId").await?;
+    let unit = unit_for_write(db, actor.grants, input.org_unit_id, "orgUnitId", None).await?;
     takes_members(&unit, actor.today)?;
     let first_name = validate::text("firstName", &input.first_name, 100)?;
     let last_name = validate::text("lastName", &input.last_name, 100)?;

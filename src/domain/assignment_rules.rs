@@ -56,46 +56,74 @@ pub fn check_shape(req: &AssignmentRequest<'_>) -> Result<(), DomainError> {
 pub fn check_no_escalation(grants: &Grants, req: &AssignmentRequest<'_>) -> Result<(), DomainError> {
     let unit = req.unit;
     if !grants.holds_at(Permission::AssignmentWrite, &unit.path) {
-        return Err(DomainError::Forbidden(format!("you do not hold assignment.write at {}", unit.name)));
+        return Err(DomainError::denied_at(
+            Permission::AssignmentWrite,
+            unit.id,
+            format!("you do not hold assignment.write at {}", unit.name),
+        ));
     }
     if let Some(group) = req.level_group {
         let missing = group.permissions.minus(grants.at_unit(&unit.path));
-        if !missing.is_empty() {
-            return Err(DomainError::Forbidden(format!(
-                "level group {} grants {}, which you do not hold at {} (R10)",
-                group.key,
-                names(missing),
-                unit.name
-            )));
+        if let Some(first) = missing.iter().next() {
+            return Err(DomainError::denied_at(
+                first,
+                unit.id,
+                format!(
+                    "level group {} grants {}, which you do not hold at {} (R10)",
+                    group.key,
+                    names(missing),
+                    unit.name
+                ),
+            ));
         }
     }
     if let Some(group) = req.tree_group {
         let missing = grants.missing_throughout_below(group.permissions, &unit.path);
-        if !missing.is_empty() {
-            return Err(DomainError::Forbidden(format!(
-                "tree group {} grants {}, which you do not hold below {} (R10)",
-                group.key,
-                names(missing),
-                unit.name
-            )));
+        if let Some(first) = missing.iter().next() {
+            return Err(DomainError::denied_at(
+                first,
+                unit.id,
+                format!(
+                    "tree group {} grants {}, which you do not hold below {} (R10)",
+                    group.key,
+                    names(missing),
+                    unit.name
+                ),
+            ));
         }
     }
     Ok(())
 }
 
 /// R10 for global tree groups: setting one needs user.manage (and is audited by the
-/// mutation); R8: it must be a MEMBERSHIP group.
-pub fn check_global_tree_group(grants: &Grants, group: Option<&GroupInfo>) -> Result<(), DomainError> {
+/// mutation), and every permission of the group held by the setter at every unit,
+/// i.e. through their own global tree group; R8: it must be a MEMBERSHIP group.
+/// `root` names "every unit" in a refusal. Clearing one is never escalation.
+pub fn check_global_tree_group(
+    grants: &Grants,
+    group: Option<&GroupInfo>,
+    root: Option<&org_unit::Model>,
+) -> Result<(), DomainError> {
     if !grants.holds_system(Permission::UserManage) {
         return Err(DomainError::Forbidden("setting a global tree group needs user.manage".into()));
     }
-    if let Some(g) = group
-        && g.kind != GroupKind::Membership
-    {
+    let Some(g) = group else { return Ok(()) };
+    if g.kind != GroupKind::Membership {
         return Err(DomainError::bad_input(
             "groupId",
             format!("{} is a SYSTEM group and cannot be a global tree group (R8)", g.key),
         ));
+    }
+    if let Some(p) = g.permissions.minus(grants.everywhere()).iter().next() {
+        let message = format!(
+            "global tree group {} grants {p} at every unit, which you do not hold at every unit{} (R10)",
+            g.key,
+            root.map(|r| format!(" (from {} down)", r.name)).unwrap_or_default()
+        );
+        return Err(match root {
+            Some(r) => DomainError::denied_at(p, r.id, message),
+            None => DomainError::denied(p, message),
+        });
     }
     Ok(())
 }

@@ -3,7 +3,7 @@
 //! transaction; the assignee's cached grants are dropped after the commit, so a new
 //! or ended office counts from their next request on.
 use crate::authz::catalogue::{Catalogue, GroupInfo};
-use crate::authz::units::can_see_unit;
+use crate::authz::notify::{self, Change};
 use crate::authz::{Grants, Invalidate, Permission};
 use crate::domain::assignment_rules::{AssignmentRequest, check_no_escalation, check_shape};
 use crate::domain::{Actor, DomainError, audit, members};
@@ -60,12 +60,16 @@ pub async fn create(
     let user_id = actor.signed_in()?;
     let grants = actor.grants;
     let txn = db.begin().await?;
-    // Missing and invisible answer alike, so the answer reveals nothing (R11, R14).
-    let unit = org_unit::Entity::find_by_id(input.org_unit_id)
-        .one(&txn)
-        .await?
-        .filter(|u| can_see_unit(grants, u))
-        .ok_or_else(|| DomainError::bad_input("orgUnitId", "no such unit"))?;
+    // Missing and invisible answer alike, so the answer reveals nothing (R11, R14);
+    // managing offices at a unit makes it exist for the write.
+    let unit = members::unit_for_write(
+        &txn,
+        grants,
+        input.org_unit_id,
+        "orgUnitId",
+        Some(Permission::AssignmentWrite),
+    )
+    .await?;
     if members::find_visible(&txn, grants, input.member_id).await?.is_none() {
         return Err(DomainError::bad_input("memberId", "no such member"));
     }
@@ -109,6 +113,9 @@ pub async fn create(
     )
     .await?;
     let assignee = user_of_member(&txn, created.member_id).await?;
+    if let Some(u) = assignee {
+        notify::announce(&txn, Change::User(u)).await?;
+    }
     txn.commit().await?;
     if let Some(u) = assignee {
         invalidate.user_changed(u);
@@ -169,6 +176,9 @@ pub async fn update(
     )
     .await?;
     let assignee = user_of_member(&txn, after.member_id).await?;
+    if let Some(u) = assignee {
+        notify::announce(&txn, Change::User(u)).await?;
+    }
     txn.commit().await?;
     if let Some(u) = assignee {
         invalidate.user_changed(u);
@@ -217,6 +227,9 @@ pub async fn end(
     )
     .await?;
     let assignee = user_of_member(&txn, after.member_id).await?;
+    if let Some(u) = assignee {
+        notify::announce(&txn, Change::User(u)).await?;
+    }
     txn.commit().await?;
     if let Some(u) = assignee {
         invalidate.user_changed(u);
@@ -302,7 +315,11 @@ fn require_assignment_write(grants: &Grants, unit: &org_unit::Model) -> Result<(
     if may_manage(grants, unit) {
         Ok(())
     } else {
-        Err(DomainError::Forbidden(format!("you do not hold assignment.write at {}", unit.name)))
+        Err(DomainError::denied_at(
+            Permission::AssignmentWrite,
+            unit.id,
+            format!("you do not hold assignment.write at {}", unit.name),
+        ))
     }
 }
 

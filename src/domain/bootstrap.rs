@@ -43,6 +43,8 @@ pub async fn bootstrap(
         None => (create_root(&txn, &cat, root_name).await?, true),
     };
     let user_id = create_admin(&txn, hasher, clock, &cat, root_unit_id, admin).await?;
+    // Instances already serving this database drop what they cached.
+    crate::authz::notify::announce(&txn, crate::authz::notify::Change::Everything).await?;
     txn.commit().await?;
     Ok(Bootstrapped { root_unit_id, created_root, user_id })
 }

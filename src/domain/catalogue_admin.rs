@@ -3,12 +3,14 @@
 //! group's permissions are all of its kind, and activities allow only MEMBERSHIP
 //! groups. Rows still in use are never deleted (CONFLICT). Every change is written
 //! with its audit record in one transaction; callers drop cached grants after it.
-use crate::authz::Permission;
+use crate::authz::notify::{self, Change};
+use crate::authz::{PermSet, Permission};
 use crate::domain::{Actor, DomainError, audit, validate};
 use entity::{
-    GroupKind, activity, activity_allowed_group, assignment, level, permission_group,
-    permission_group_permission, user, user_system_group,
+    AssignmentStatus, GroupKind, activity, activity_allowed_group, assignment, level, org_unit,
+    permission_group, permission_group_permission, user, user_system_group,
 };
+use sea_orm::sea_query::{Expr, ExprTrait, Order, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
     IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, Set, SqlErr, TransactionTrait,
@@ -85,11 +87,10 @@ fn validate_permissions(
     Ok(permissions.iter().copied().collect())
 }
 
-/// No escalation through the catalogue: SYSTEM permissions are unscoped, so adding
-/// one to a group (which its holders then hold everywhere, the editor perhaps among
-/// them) needs holding it oneself. MEMBERSHIP permissions are what catalogue
-/// managers curate for the tree; the assignment rules (R10) still apply when groups
-/// are given.
+/// No escalation through the catalogue (R10): SYSTEM permissions are unscoped, so
+/// adding one to a group (which its holders then hold everywhere, the editor perhaps
+/// among them) needs holding it oneself. MEMBERSHIP permissions: see
+/// `check_no_membership_escalation`.
 fn check_no_system_escalation<'a>(
     actor: &Actor<'_>,
     added: impl Iterator<Item = &'a Permission>,
@@ -102,6 +103,98 @@ fn check_no_system_escalation<'a>(
             "adding {} to a group needs holding it yourself",
             missing.join(", ")
         )));
+    }
+    Ok(())
+}
+
+/// R10 for a group in use: adding MEMBERSHIP permissions to it grants them wherever
+/// the group grants now, so the caller must hold each of them there: at U for each
+/// office at U that has the group as level group, throughout the subtree below U
+/// for each that has it as tree group (offices effective today or starting later),
+/// and at every unit if any user has it as global tree group. Decided on the
+/// caller's compiled grants, with one statement for the offices' units.
+async fn check_no_membership_escalation<C: ConnectionTrait>(
+    conn: &C,
+    actor: &Actor<'_>,
+    group: &permission_group::Model,
+    added: &BTreeSet<Permission>,
+) -> Result<(), DomainError> {
+    let added = PermSet::from_iter(added.iter().copied().filter(|p| p.kind() == GroupKind::Membership));
+    if added.is_empty() {
+        return Ok(());
+    }
+    let grants = actor.grants;
+    let in_slot = |column: assignment::Column| Expr::col((assignment::Entity, column)).eq(group.id);
+    let slots = Query::select()
+        .column((assignment::Entity, assignment::Column::LevelGroupId))
+        .column((assignment::Entity, assignment::Column::TreeGroupId))
+        .column((org_unit::Entity, org_unit::Column::Id))
+        .column((org_unit::Entity, org_unit::Column::Path))
+        .column((org_unit::Entity, org_unit::Column::Name))
+        .from(assignment::Entity)
+        .inner_join(
+            org_unit::Entity,
+            Expr::col((org_unit::Entity, org_unit::Column::Id))
+                .equals((assignment::Entity, assignment::Column::OrgUnitId)),
+        )
+        .and_where(
+            Expr::col((assignment::Entity, assignment::Column::Status)).eq(AssignmentStatus::Active.as_str()),
+        )
+        .cond_where(
+            Condition::any()
+                .add(Expr::col((assignment::Entity, assignment::Column::EndsOn)).is_null())
+                .add(Expr::col((assignment::Entity, assignment::Column::EndsOn)).gte(actor.today)),
+        )
+        .cond_where(
+            Condition::any()
+                .add(in_slot(assignment::Column::LevelGroupId))
+                .add(in_slot(assignment::Column::TreeGroupId)),
+        )
+        .order_by((org_unit::Entity, org_unit::Column::Path), Order::Asc)
+        .take();
+    for row in conn.query_all(&slots).await? {
+        let level: Option<i64> = row.try_get("", "level_group_id")?;
+        let tree: Option<i64> = row.try_get("", "tree_group_id")?;
+        let unit_id: i64 = row.try_get("", "id")?;
+        let path: String = row.try_get("", "path")?;
+        let name: String = row.try_get("", "name")?;
+        if level == Some(group.id)
+            && let Some(p) = added.minus(grants.at_unit(&path)).iter().next()
+        {
+            return Err(DomainError::denied_at(
+                p,
+                unit_id,
+                format!(
+                    "{} is the level group of an office at {name}: adding {p} needs holding it at {name} (R10)",
+                    group.key
+                ),
+            ));
+        }
+        if tree == Some(group.id)
+            && let Some(p) = grants.missing_throughout_below(added, &path).iter().next()
+        {
+            return Err(DomainError::denied_at(
+                p,
+                unit_id,
+                format!(
+                    "{} is the tree group of an office at {name}: adding {p} needs holding it throughout the units below {name} (R10)",
+                    group.key
+                ),
+            ));
+        }
+    }
+    let global =
+        user::Entity::find().filter(user::Column::GlobalTreeGroupId.eq(group.id)).count(conn).await?;
+    if global > 0
+        && let Some(p) = added.minus(grants.everywhere()).iter().next()
+    {
+        let root = org_unit::Entity::find().filter(org_unit::Column::ParentId.is_null()).one(conn).await?;
+        let message =
+            format!("{} is a global tree group: adding {p} needs holding it at every unit (R10)", group.key);
+        return Err(match root {
+            Some(root) => DomainError::denied_at(p, root.id, message),
+            None => DomainError::denied(p, message),
+        });
     }
     Ok(())
 }
@@ -201,6 +294,8 @@ pub async fn create_group(
         ),
     )
     .await?;
+    // Every instance drops its catalogue snapshot and cached grants at commit.
+    notify::announce(&txn, Change::Everything).await?;
     txn.commit().await?;
     Ok(row)
 }
@@ -227,6 +322,10 @@ pub async fn update_group(
         check_no_system_escalation(actor, new.difference(&old_permissions))?;
     }
     let txn = db.begin().await?;
+    if let Some(new) = &new_permissions {
+        let added: BTreeSet<Permission> = new.difference(&old_permissions).copied().collect();
+        check_no_membership_escalation(&txn, actor, &before, &added).await?;
+    }
     let mut active = before.clone().into_active_model();
     if let Some(name) = name {
         active.name = Set(name);
@@ -251,6 +350,8 @@ pub async fn update_group(
         ),
     )
     .await?;
+    // Every instance drops its catalogue snapshot and cached grants at commit.
+    notify::announce(&txn, Change::Everything).await?;
     txn.commit().await?;
     Ok(after)
 }
@@ -328,6 +429,8 @@ pub async fn delete_group(
         ),
     )
     .await?;
+    // Every instance drops its catalogue snapshot and cached grants at commit.
+    notify::announce(&txn, Change::Everything).await?;
     txn.commit().await?;
     Ok(())
 }
@@ -429,6 +532,8 @@ pub async fn create_activity(
         actor.audit("activity.create", "activity", row.id, None, Some(activity_snapshot(&row, &allowed))),
     )
     .await?;
+    // Every instance drops its catalogue snapshot and cached grants at commit.
+    notify::announce(&txn, Change::Everything).await?;
     txn.commit().await?;
     Ok(row)
 }
@@ -476,6 +581,8 @@ pub async fn update_activity(
         ),
     )
     .await?;
+    // Every instance drops its catalogue snapshot and cached grants at commit.
+    notify::announce(&txn, Change::Everything).await?;
     txn.commit().await?;
     Ok(after)
 }
@@ -514,6 +621,8 @@ pub async fn delete_activity(
         ),
     )
     .await?;
+    // Every instance drops its catalogue snapshot and cached grants at commit.
+    notify::announce(&txn, Change::Everything).await?;
     txn.commit().await?;
     Ok(())
 }

@@ -13,9 +13,9 @@ pub enum DomainError {
     #[error("forbidden: {0}")]
     Forbidden(String),
     /// Refused for lack of one permission (named in the error for clients and in the
-    /// denial metrics).
+    /// denial metrics), where known at one unit (R10 names it).
     #[error("forbidden: {message}")]
-    Denied { permission: crate::authz::Permission, message: String },
+    Denied { permission: crate::authz::Permission, unit_id: Option<i64>, message: String },
     #[error("database error")]
     Db(#[from] DbErr),
     #[error("internal error: {0}")]
@@ -28,6 +28,11 @@ impl DomainError {
     }
 
     pub fn denied(permission: crate::authz::Permission, message: impl Into<String>) -> Self {
-        Self::Denied { permission, message: message.into() }
+        Self::Denied { permission, unit_id: None, message: message.into() }
+    }
+
+    /// Refused for lack of `permission` at the unit `unit_id`.
+    pub fn denied_at(permission: crate::authz::Permission, unit_id: i64, message: impl Into<String>) -> Self {
+        Self::Denied { permission, unit_id: Some(unit_id), message: message.into() }
     }
 }

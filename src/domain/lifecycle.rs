@@ -147,6 +147,7 @@ pub async fn run(db: &DatabaseConnection, today: NaiveDate) -> Result<LifecycleR
             json!({ "status": MemberStatus::Left.as_str(), "on": today }),
         )
         .await?;
+        crate::authz::notify::announce_users(&txn, &users).await?;
         report.users_changed = users;
     }
     txn.commit().await?;

@@ -5,11 +5,12 @@ use super::{Actor, DomainError, audit, validate};
 use crate::authz::Grants;
 use crate::authz::Permission;
 use crate::authz::members::{MemberAccess, member_access, visible_members, writes};
+use crate::authz::notify;
 use crate::authz::units::can_see_unit;
 use chrono::NaiveDate;
 use entity::{
     MandateStatus, MemberStatus, OrgUnitStatus, TransferStatus, bank_account, member, org_unit, payment,
-    sepa_mandate, transfer,
+    sepa_mandate, transfer, user,
 };
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
@@ -65,7 +66,7 @@ pub async fn rows_with_access<C: ConnectionTrait>(
             let access = member_access(grants, member.id, &home_path, &to);
             // The SQL condition and the row check agree (R16); a row the check
             // refuses is dropped all the same.
-            access.visible.then_some(MemberRow { member, home_path, access })
+            access.visible().then_some(MemberRow { member, home_path, access })
         })
         .collect())
 }
@@ -173,16 +174,23 @@ impl MemberChanges {
     }
 }
 
-/// A unit a write refers to: missing and invisible (R14) are the same "no such
+/// A unit a write refers to. It exists for the caller if they see it (R14) or hold
+/// `needs` there, the permission R13 asks of the write: visibility never refuses a
+/// write that R13 allows. Otherwise missing and invisible are the same "no such
 /// unit", so a refused write reveals nothing about units the caller cannot see.
 pub async fn unit_for_write<C: ConnectionTrait>(
     conn: &C,
     grants: &Grants,
     unit_id: i64,
     field: &'static str,
+    needs: Option<Permission>,
 ) -> Result<org_unit::Model, DomainError> {
     match org_unit::Entity::find_by_id(unit_id).one(conn).await? {
-        Some(unit) if can_see_unit(grants, &unit) => Ok(unit),
+        Some(unit)
+            if can_see_unit(grants, &unit) || needs.is_some_and(|p| grants.holds_at(p, &unit.path)) =>
+        {
+            Ok(unit)
+        }
         _ => Err(DomainError::bad_input(field, "no such unit")),
     }
 }
@@ -246,7 +254,9 @@ pub async fn create_member(
     input: NewMember,
 ) -> Result<member::Model, DomainError> {
     actor.signed_in()?;
-    let unit = unit_for_write(db, actor.grants, input.home_unit_id, "homeUnitId").await?;
+    let unit =
+        unit_for_write(db, actor.grants, input.home_unit_id, "homeUnitId", Some(Permission::MemberCreate))
+            .await?;
     if !writes::may_create_member(actor.grants, &unit.path) {
         return Err(DomainError::denied(
             Permission::MemberCreate,
@@ -350,8 +360,9 @@ pub(crate) async fn insert_member<C: ConnectionTrait>(
 /// What an update did, for the caller's cache invalidation.
 pub struct Updated {
     pub member: member::Model,
-    /// The status changed: the member's user may have gained or lost rights (R6).
-    pub status_changed: bool,
+    /// The member's users, when the status changed: they may have gained or lost
+    /// every right (R6). Announced to the other instances with the change.
+    pub users_changed: Vec<i64>,
 }
 
 /// updateMember: member.write on the member, and at the destination when moving it
@@ -384,7 +395,8 @@ pub async fn update_member(
     writable(&home)?;
     let destination = match changes.home_unit_id.filter(|to| *to != home.id) {
         Some(to) => {
-            let unit = unit_for_write(db, actor.grants, to, "homeUnitId").await?;
+            let unit =
+                unit_for_write(db, actor.grants, to, "homeUnitId", Some(Permission::MemberWrite)).await?;
             if !writes::may_update_member(actor.grants, &row.home_path, Some(&unit.path)) {
                 return Err(DomainError::denied(
                     Permission::MemberWrite,
@@ -458,7 +470,7 @@ pub async fn update_member(
     }
     let (b, a) = changed(&member_json(&before), &member_json(&m));
     if a.as_object().is_some_and(|o| o.is_empty()) {
-        return Ok(Updated { member: before, status_changed: false });
+        return Ok(Updated { member: before, users_changed: Vec::new() });
     }
     m.updated_by = actor.user_id;
     m.updated_at = actor.now;
@@ -467,8 +479,16 @@ pub async fn update_member(
     let updated = m.into_active_model().reset_all().update(&txn).await?;
     audit::record(&txn, actor.now, actor.audit("member.update", "member", member_id, Some(b), Some(a)))
         .await?;
+    let users_changed = if status_changed {
+        let users = user::Entity::find().filter(user::Column::MemberId.eq(member_id)).all(&txn).await?;
+        let ids: Vec<i64> = users.into_iter().map(|u| u.id).collect();
+        notify::announce_users(&txn, &ids).await?;
+        ids
+    } else {
+        Vec::new()
+    };
     txn.commit().await?;
-    Ok(Updated { member: updated, status_changed })
+    Ok(Updated { member: updated, users_changed })
 }
 
 /// The member a bank or payment write is about, with the permission checked (R13)

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod bootstrap;
 pub mod catalogue;
 pub mod catalogue_admin;
+pub mod csv_dialect;
 pub mod error;
 pub mod lifecycle;
 pub mod members;

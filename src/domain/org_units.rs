@@ -38,7 +38,8 @@ pub async fn create_org_unit(
     input: NewOrgUnit,
 ) -> Result<org_unit::Model, DomainError> {
     actor.signed_in()?;
-    let parent = unit_for_write(db, actor.grants, input.parent_id, "parentId").await?;
+    let parent =
+        unit_for_write(db, actor.grants, input.parent_id, "parentId", Some(Permission::UnitWrite)).await?;
     if !crate::authz::members::writes::may_create_unit_below(actor.grants, &parent.path) {
         return Err(DomainError::denied(
             Permission::UnitWrite,
@@ -125,7 +126,7 @@ pub async fn update_org_unit(
     changes: OrgUnitChanges,
 ) -> Result<org_unit::Model, DomainError> {
     actor.signed_in()?;
-    let unit = unit_for_write(db, actor.grants, unit_id, "id").await?;
+    let unit = unit_for_write(db, actor.grants, unit_id, "id", Some(Permission::UnitWrite)).await?;
     if !actor.grants.holds_at(Permission::UnitWrite, &unit.path) {
         return Err(DomainError::denied(
             Permission::UnitWrite,

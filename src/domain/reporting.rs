@@ -5,7 +5,7 @@
 use super::DomainError;
 use crate::authz::Grants;
 use crate::authz::Permission;
-use crate::authz::members::visible_members;
+use crate::authz::members::{member_access, visible_members};
 use crate::authz::units::can_see_unit;
 use chrono::{Datelike, Days, NaiveDate};
 use entity::{MemberStatus, bank_account, member, org_unit};
@@ -478,18 +478,14 @@ pub async fn export_chunk<C: ConnectionTrait>(
             stmt.expr_as(Expr::col((bank_account::Entity, column)), alias);
         }
     }
-    let own = grants.self_member_id();
     let mut out = Vec::new();
     for row in conn.query_all(&stmt).await? {
         let member = member::Model::from_query_result(&row, "A_")?;
         let Some(unit) = org_unit::Model::from_query_result_optional(&row, "B_")? else { continue };
-        // Per row as well, whatever the column decision said: R17 or member.read
-        // with bank.read at the home unit.
-        let may_read_bank = with_bank && {
-            let is_self = own == Some(member.id) && grants.self_permissions().contains(Permission::BankRead);
-            let held = grants.at_unit(&unit.path);
-            is_self || (held.contains(Permission::MemberRead) && held.contains(Permission::BankRead))
-        };
+        // Per row as well, whatever the column decision said, by the row check of
+        // the API (R12, R17). Pending transfers are not consulted: a row readable
+        // only through one (R15) gets no bank data here.
+        let may_read_bank = with_bank && member_access(grants, member.id, &unit.path, &[]).bank();
         let bank = if may_read_bank {
             let iban: Option<String> = row.try_get("", BANK_ALIASES[0].1)?;
             let bic: Option<String> = row.try_get("", BANK_ALIASES[1].1)?;

@@ -204,6 +204,7 @@ pub async fn end_membership(
         actor.audit("member.end", "member", member_id, Some(retention_json(&before)), Some(after)),
     )
     .await?;
+    crate::authz::notify::announce_users(&txn, &user_ids).await?;
     txn.commit().await?;
     Ok(Ended { member: updated, user_ids, left_now })
 }
@@ -450,6 +451,7 @@ pub async fn anonymize_member(
         actor.audit("member.anonymize", "member", member_id, Some(before_json), Some(after_json)),
     )
     .await?;
+    crate::authz::notify::announce_users(&txn, &user_ids).await?;
     txn.commit().await?;
     Ok(Anonymized { member: updated, user_ids })
 }

@@ -98,7 +98,7 @@ pub async fn request(
     let home =
         org_unit::Entity::find_by_id(row.member.home_unit_id).one(db).await?.ok_or(DomainError::NotFound)?;
     writable(&home)?;
-    let to = unit_for_write(db, actor.grants, to_unit_id, "toUnitId").await?;
+    let to = unit_for_write(db, actor.grants, to_unit_id, "toUnitId", Some(Permission::MemberWrite)).await?;
     if to.id == home.id {
         return Err(DomainError::bad_input("toUnitId", "is already the member's home unit"));
     }

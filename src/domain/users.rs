@@ -5,12 +5,13 @@
 //! written with its audit record in one transaction.
 use crate::auth::password::PasswordHasher;
 use crate::authz::catalogue::{Catalogue, GroupInfo};
+use crate::authz::notify::{self, Change};
 use crate::authz::{PermSet, Permission};
 use crate::domain::assignment_rules::{check_global_tree_group, check_system_groups};
 use crate::domain::members::find_visible;
 use crate::domain::{Actor, DomainError, audit, validate};
 use chrono::NaiveDate;
-use entity::{MemberStatus, session, user, user_system_group};
+use entity::{MemberStatus, org_unit, session, user, user_system_group};
 use rand::Rng;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -146,6 +147,7 @@ pub async fn create_user(
         .map_err(|e| unique_as_conflict(e, "the username is taken"))?;
     audit::record(&txn, actor.now, actor.audit("user.create", "user", row.id, None, Some(snapshot(&row))))
         .await?;
+    notify::announce(&txn, Change::User(row.id)).await?;
     txn.commit().await?;
     Ok(row)
 }
@@ -228,6 +230,7 @@ pub async fn enable_member_login(
         actor.audit("user.enable_member_login", "user", row.id, None, Some(snapshot(&row))),
     )
     .await?;
+    notify::announce(&txn, Change::User(row.id)).await?;
     txn.commit().await?;
     Ok((row, generated))
 }
@@ -251,6 +254,7 @@ async fn update_user(
         actor.audit(action, "user", after.id, Some(snapshot(&before)), Some(snapshot(&after))),
     )
     .await?;
+    notify::announce(&txn, Change::User(after.id)).await?;
     txn.commit().await?;
     Ok(after)
 }
@@ -269,7 +273,8 @@ pub async fn set_level(
 }
 
 /// The global tree group (R4): a MEMBERSHIP group (R8), or none. Needs user.manage
-/// and is always audited (R10).
+/// and every permission of the group held at every unit by the setter; always
+/// audited (R10).
 pub async fn set_global_tree_group(
     db: &DatabaseConnection,
     actor: &Actor<'_>,
@@ -283,7 +288,11 @@ pub async fn set_global_tree_group(
             catalogue.group(id).ok_or_else(|| DomainError::bad_input("groupId", "no such permission group"))
         })
         .transpose()?;
-    check_global_tree_group(actor.grants, group)?;
+    let root = match group {
+        Some(_) => org_unit::Entity::find().filter(org_unit::Column::ParentId.is_null()).one(db).await?,
+        None => None,
+    };
+    check_global_tree_group(actor.grants, group, root.as_ref())?;
     let before = find_user(db, user_id).await?;
     update_user(db, actor, "user.set_global_tree_group", before, |u| u.global_tree_group_id = Set(group_id))
         .await
@@ -356,6 +365,7 @@ pub async fn set_system_groups(
         ),
     )
     .await?;
+    notify::announce(&txn, Change::User(user_id)).await?;
     txn.commit().await?;
     Ok((target, wanted))
 }
@@ -420,6 +430,7 @@ pub async fn set_disabled(
         actor.audit("user.set_disabled", "user", user_id, Some(snapshot(&before)), Some(snapshot(&after))),
     )
     .await?;
+    notify::announce(&txn, Change::User(user_id)).await?;
     txn.commit().await?;
     Ok(after)
 }

@@ -1,17 +1,21 @@
 //! `explainAccess` and `whoCanAccess`: every decision can be explained.
 use super::error::{ApiError, gql};
 use super::id::{self, Kind};
+use super::loaders::{Loaders, load_error};
 use super::{db, request, signed_in};
+use crate::authz::echo;
 use crate::authz::explain::{self, Explanation, Target};
 use crate::authz::facts::SubjectFacts;
-use crate::authz::members::member_access;
 use crate::authz::{Authz, Permission as Perm};
+use crate::domain::members;
 use async_graphql::{Context, Enum, ID, SimpleObject};
-use entity::{member, org_unit};
+use entity::org_unit;
 use sea_orm::EntityTrait;
+use std::collections::HashSet;
 use std::sync::Arc;
 
-/// The permissions of DESIGN.md section 4 (`member.read` is `MEMBER_READ`).
+/// The permissions of the authorization rules (`member.read` is `MEMBER_READ`); the
+/// project's docs/authorization.md explains each.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
 #[graphql(name = "Permission")]
 pub enum PermissionName {
@@ -95,6 +99,8 @@ pub struct AccessGrant {
     /// The permission group's key.
     pub group: Option<String>,
     pub assignment_id: Option<ID>,
+    /// The unit of the office behind the grant; null when the caller does not see
+    /// that unit (R14).
     pub org_unit_id: Option<ID>,
     pub org_unit_name: Option<String>,
 }
@@ -121,16 +127,35 @@ pub struct AccessHolder {
     pub grants: Vec<AccessGrant>,
 }
 
-pub(crate) fn grant_view(g: &explain::Grant) -> AccessGrant {
+/// One grant as the caller may see it: the unit of the office behind it only when
+/// the caller sees that unit (R14, R18); `visible_units` from `visible_units_of`.
+pub(crate) fn grant_view(g: &explain::Grant, visible_units: &HashSet<i64>) -> AccessGrant {
+    let unit = g.unit_id.filter(|u| visible_units.contains(u));
     AccessGrant {
         rule: g.rule.as_str().to_owned(),
         group: g.group_key.clone(),
         assignment_id: g.assignment_id.map(|a| id::encode(Kind::Assignment, a)),
-        org_unit_id: g.unit_id.map(|u| id::encode(Kind::OrgUnit, u)),
-        org_unit_name: g.unit_name.clone(),
+        org_unit_id: unit.map(|u| id::encode(Kind::OrgUnit, u)),
+        org_unit_name: unit.and(g.unit_name.clone()),
     }
 }
 
+/// The units named by `grants` that the caller sees (R14): one batched load.
+pub(crate) async fn visible_units_of(
+    ctx: &Context<'_>,
+    grants: Vec<&explain::Grant>,
+) -> async_graphql::Result<HashSet<i64>> {
+    let ids: HashSet<i64> = grants.into_iter().filter_map(|g| g.unit_id).collect();
+    if ids.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let caller = &request(ctx).grants;
+    let units = ctx.data::<Loaders>()?.org_unit.load_many(ids).await.map_err(load_error)?;
+    Ok(units.into_values().filter(|u| echo::may_name_unit(caller, u)).map(|u| u.id).collect())
+}
+
+/// `explainAccess`: about a member the caller may read (R11, R15, R17); any other
+/// member id, existing or not, answers NOT_FOUND, whoever asks (R18).
 pub async fn explain_access(
     ctx: &Context<'_>,
     member_id: ID,
@@ -142,32 +167,27 @@ pub async fn explain_access(
     let subject =
         user_id.as_ref().map(|u| id::decode(u, Kind::User, "userId")).transpose()?.unwrap_or(caller);
     let req = request(ctx);
-    let may_explain_others = explain::may_explain_others(&req.grants);
-    if subject != caller && !may_explain_others {
+    if subject != caller && !explain::may_explain_others(&req.grants) {
         return Err(gql(ApiError::Forbidden(
             "explaining another user's access needs user.manage or audit.read".into(),
         )));
     }
     let conn = &*db(ctx).await?;
-    let authz = ctx.data::<Arc<Authz>>()?;
-    let member = member::Entity::find_by_id(member_raw).one(conn).await.map_err(gql)?;
-    let home = match &member {
-        Some(m) => org_unit::Entity::find_by_id(m.home_unit_id).one(conn).await.map_err(gql)?,
-        None => None,
-    };
-    let (Some(member), Some(home)) = (member, home) else { return Err(gql(ApiError::NotFound)) };
-    // R11: the member must be visible to the caller, unless they audit or manage users.
-    if !may_explain_others && !member_access(&req.grants, member.id, &home.path, &[]).visible {
+    let row = members::find_visible(conn, &req.grants, member_raw).await.map_err(gql)?;
+    let Some(row) = row.filter(|r| echo::may_explain_member(Some(&r.access))) else {
         return Err(gql(ApiError::NotFound));
-    }
+    };
     let Some(facts) = SubjectFacts::load(conn, subject).await.map_err(gql)? else {
         return Err(gql(ApiError::bad_input("userId", "no such user")));
     };
-    let catalogue = authz.catalogue().await.map_err(gql)?;
-    let target = Target { unit_path: &home.path, member_id: Some(member.id) };
+    let catalogue = ctx.data::<Arc<Authz>>()?.catalogue().await.map_err(gql)?;
+    let target = Target { unit_path: &row.home_path, member_id: Some(row.member.id) };
     let explanation = explain::explain(&facts, &catalogue, req.today, &target, permission.into());
     let (granted, grants, denials) = match &explanation {
-        Explanation::Granted(g) => (true, g.iter().map(grant_view).collect(), Vec::new()),
+        Explanation::Granted(g) => {
+            let visible = visible_units_of(ctx, g.iter().collect()).await?;
+            (true, g.iter().map(|g| grant_view(g, &visible)).collect(), Vec::new())
+        }
         Explanation::Denied(d) => (
             false,
             Vec::new(),
@@ -177,6 +197,8 @@ pub async fn explain_access(
     Ok(AccessExplanation { user_id: id::encode(Kind::User, subject), granted, grants, denials })
 }
 
+/// `whoCanAccess`: needs user.manage or audit.read, and a unit the caller sees
+/// (R14: an invisible unit answers NOT_FOUND, like a missing one).
 pub async fn who_can_access(
     ctx: &Context<'_>,
     org_unit_id: ID,
@@ -191,19 +213,21 @@ pub async fn who_can_access(
     }
     let unit_raw = id::decode(&org_unit_id, Kind::OrgUnit, "orgUnitId")?;
     let conn = &*db(ctx).await?;
-    let Some(unit) = org_unit::Entity::find_by_id(unit_raw).one(conn).await.map_err(gql)? else {
+    let unit = org_unit::Entity::find_by_id(unit_raw).one(conn).await.map_err(gql)?;
+    let Some(unit) = unit.filter(|u| echo::may_name_unit(&req.grants, u)) else {
         return Err(gql(ApiError::NotFound));
     };
     let catalogue = ctx.data::<Arc<Authz>>()?.catalogue().await.map_err(gql)?;
     let holders = explain::who_can_access(conn, &catalogue, req.today, &unit.path, permission.into())
         .await
         .map_err(gql)?;
+    let visible = visible_units_of(ctx, holders.iter().flat_map(|(_, g)| g.iter()).collect()).await?;
     Ok(holders
         .into_iter()
         .map(|(user, grants)| AccessHolder {
             user_id: id::encode(Kind::User, user.id),
             username: user.username,
-            grants: grants.iter().map(grant_view).collect(),
+            grants: grants.iter().map(|g| grant_view(g, &visible)).collect(),
         })
         .collect())
 }

@@ -1,11 +1,16 @@
 //! The audit trail as a query: audit.read sees every event; holders of member.write
 //! see the events about the members in their scope (changes and bank-data reads).
+//! Either way an event's content (`before`, `after`) shows member data only as far
+//! as the caller may read it now (R18, `authz::echo`).
 use super::connection::{PageInfo, page_size};
 use super::error::{ApiError, gql};
 use super::id::{self, Kind};
+use super::redaction::redact_within;
 use super::scalars::DateTime;
 use super::{db, request, signed_in};
+use crate::authz::echo::{Readable, Subject};
 use crate::authz::{Grants, Permission};
+use crate::domain::audit;
 use async_graphql::{Context, ID, InputObject, Json, Object, SimpleObject};
 use entity::{audit_event, member, user};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
@@ -13,6 +18,7 @@ use sea_orm::{
     ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select,
 };
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Which events to list; all filters combine.
 #[derive(InputObject, Debug, Clone, Default)]
@@ -30,20 +36,82 @@ pub struct AuditFilter {
 }
 
 /// One recorded change, or one read of a member's bank data.
-#[derive(SimpleObject, Debug, Clone)]
 pub struct AuditEvent {
-    pub id: ID,
-    pub at: DateTime,
-    pub actor_id: Option<ID>,
+    row: audit_event::Model,
+    actor_name: Option<String>,
+    /// What the caller may read of the page's subjects now (R18).
+    readable: Arc<Readable>,
+}
+
+impl AuditEvent {
+    /// The content as the caller may see it: fields they may not read are null
+    /// and listed in `extensions.redacted` (R18).
+    fn content(
+        &self,
+        ctx: &Context<'_>,
+        stored: Option<&serde_json::Value>,
+    ) -> Option<Json<serde_json::Value>> {
+        let stored = stored?;
+        let subject = Subject::of(&self.row.entity, &self.row.entity_id);
+        let (shown, withheld) = self.readable.redact(subject, &self.row.action, stored);
+        for (key, needs) in withheld {
+            redact_within(ctx, &key, needs);
+        }
+        Some(Json(shown))
+    }
+}
+
+/// One recorded change, or one read of a member's bank data. Its frame (when, who,
+/// what, which record, which request) is visible to everyone who may see the
+/// event; `before` and `after` hold member data only as far as the caller may read
+/// those fields of that member now (R18).
+#[Object]
+impl AuditEvent {
+    async fn id(&self) -> ID {
+        id::encode(Kind::AuditEvent, self.row.id)
+    }
+
+    async fn at(&self) -> DateTime {
+        DateTime(self.row.at)
+    }
+
+    async fn actor_id(&self) -> Option<ID> {
+        self.row.actor_user_id.map(|a| id::encode(Kind::User, a))
+    }
+
     /// The acting user's username (null for the system itself).
-    pub actor_name: Option<String>,
-    pub action: String,
-    pub entity: String,
-    pub entity_id: String,
-    pub before: Option<Json<serde_json::Value>>,
-    pub after: Option<Json<serde_json::Value>>,
+    async fn actor_name(&self) -> Option<&str> {
+        self.actor_name.as_deref()
+    }
+
+    async fn action(&self) -> &str {
+        &self.row.action
+    }
+
+    async fn entity(&self) -> &str {
+        &self.row.entity
+    }
+
+    async fn entity_id(&self) -> &str {
+        &self.row.entity_id
+    }
+
+    /// The record before the change; a field the caller may not read now is null
+    /// and listed in `extensions.redacted`.
+    async fn before(&self, ctx: &Context<'_>) -> Option<Json<serde_json::Value>> {
+        self.content(ctx, self.row.before.as_ref())
+    }
+
+    /// The record after the change; a field the caller may not read now is null
+    /// and listed in `extensions.redacted`.
+    async fn after(&self, ctx: &Context<'_>) -> Option<Json<serde_json::Value>> {
+        self.content(ctx, self.row.after.as_ref())
+    }
+
     /// The request that made the change (the `x-request-id` of its response).
-    pub request_id: Option<String>,
+    async fn request_id(&self) -> Option<&str> {
+        self.row.request_id.as_deref()
+    }
 }
 
 #[derive(SimpleObject)]
@@ -176,19 +244,18 @@ impl AuditQuery {
             start_cursor: rows.first().map(|r| id::cursor(r.id)),
             end_cursor: rows.last().map(|r| id::cursor(r.id)),
         };
+        let subjects: Vec<Subject> = rows
+            .iter()
+            .filter(|r| r.before.is_some() || r.after.is_some())
+            .map(|r| Subject::of(&r.entity, &r.entity_id))
+            .collect();
+        let readable = Arc::new(audit::readable(conn, grants, &subjects).await.map_err(gql)?);
         let nodes = rows
             .into_iter()
-            .map(|r| AuditEvent {
-                id: id::encode(Kind::AuditEvent, r.id),
-                at: DateTime(r.at),
-                actor_id: r.actor_user_id.map(|a| id::encode(Kind::User, a)),
-                actor_name: r.actor_user_id.and_then(|a| names.get(&a).cloned()),
-                action: r.action,
-                entity: r.entity,
-                entity_id: r.entity_id,
-                before: r.before.map(Json),
-                after: r.after.map(Json),
-                request_id: r.request_id,
+            .map(|row| AuditEvent {
+                actor_name: row.actor_user_id.and_then(|a| names.get(&a).cloned()),
+                readable: readable.clone(),
+                row,
             })
             .collect();
         Ok(AuditEventConnection { nodes, page_info, total_count })

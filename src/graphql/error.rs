@@ -13,8 +13,9 @@ pub enum ApiError {
     Unauthenticated(String),
     #[error("{0}")]
     Forbidden(String),
+    /// Refused for lack of a permission, at a unit when known (its global id).
     #[error("{message}")]
-    Denied { permission: &'static str, message: String },
+    Denied { permission: &'static str, unit: Option<async_graphql::ID>, message: String },
     #[error("not found")]
     NotFound,
     #[error("{0}")]
@@ -47,8 +48,11 @@ impl ErrorExtensions for ApiError {
             if let Self::BadUserInput { field, .. } = self {
                 e.set("field", field.as_str());
             }
-            if let Self::Denied { permission, .. } = self {
+            if let Self::Denied { permission, unit, .. } = self {
                 e.set("permission", *permission);
+                if let Some(unit) = unit {
+                    e.set("unit", unit.as_str());
+                }
             }
         })
     }
@@ -61,9 +65,11 @@ impl From<DomainError> for ApiError {
             DomainError::Conflict(m) => Self::Conflict(m),
             DomainError::NotFound => Self::NotFound,
             DomainError::Forbidden(m) => Self::Forbidden(m),
-            DomainError::Denied { permission, message } => {
-                Self::Denied { permission: permission.as_str(), message }
-            }
+            DomainError::Denied { permission, unit_id, message } => Self::Denied {
+                permission: permission.as_str(),
+                unit: unit_id.map(|u| super::id::encode(super::id::Kind::OrgUnit, u)),
+                message,
+            },
             DomainError::Db(e) => Self::from(e),
             DomainError::Internal(m) => {
                 tracing::error!(error = %m, "internal error");

@@ -3,7 +3,7 @@
 //! built from a `MemberRow`, which only the visibility-filtered reads produce); its
 //! fields then ask the row's access, and a withheld field is null and listed in
 //! `extensions.redacted`.
-use super::access::{AccessHolder, PermissionName, grant_view};
+use super::access::{AccessHolder, PermissionName, grant_view, visible_units_of};
 use super::assignment::Assignment;
 use super::connection::{PageInfo, page_size};
 use super::error::{ApiError, gql};
@@ -23,7 +23,7 @@ use async_graphql::{
 };
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use entity::{bank_account, member, org_unit, payment, sepa_mandate, user};
+use entity::{bank_account, member, org_unit, payment, sepa_mandate};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
     ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select,
@@ -197,7 +197,7 @@ impl Member {
     }
 
     /// The unit the member belongs to; null when the caller may not see that unit
-    /// (R14: a HIDDEN unit needs unit.write).
+    /// (R14: a HIDDEN unit needs unit.write, member.write or member.create there).
     async fn home_unit(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<OrgUnit>> {
         let loaders = ctx.data::<Loaders>()?;
         let unit = loaders.org_unit.load_one(self.m().home_unit_id).await.map_err(load_error)?;
@@ -283,7 +283,7 @@ impl Member {
     /// Needs bank.read on the member (R12); null and listed in
     /// `extensions.redacted` otherwise.
     async fn bank_account(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<BankAccount>> {
-        if !self.0.access.bank {
+        if !self.0.access.bank() {
             redact(ctx, Permission::BankRead);
             return Ok(None);
         }
@@ -298,7 +298,7 @@ impl Member {
     /// Needs bank.read on the member (R12); null and listed in
     /// `extensions.redacted` otherwise.
     async fn sepa_mandates(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Vec<SepaMandate>>> {
-        if !self.0.access.bank {
+        if !self.0.access.bank() {
             redact(ctx, Permission::BankRead);
             return Ok(None);
         }
@@ -313,7 +313,7 @@ impl Member {
     /// Needs payment.read on the member (R12); null and listed in
     /// `extensions.redacted` otherwise.
     async fn payments(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Vec<Payment>>> {
-        if !self.0.access.payments {
+        if !self.0.access.payments() {
             redact(ctx, Permission::PaymentRead);
             return Ok(None);
         }
@@ -325,17 +325,9 @@ impl Member {
     /// What the caller holds on this member (at its home unit, R1; on their own
     /// record R17; through a pending transfer R15), so a front end can offer exactly
     /// the actions that will succeed.
-    async fn viewer_permissions(&self, ctx: &Context<'_>) -> Vec<PermissionName> {
-        let grants = &request(ctx).grants;
-        let access = &self.0.access;
-        let mut set = grants.at_unit(&self.0.home_path);
-        if access.is_self {
-            set |= grants.self_permissions();
-        }
-        if access.read {
-            set |= PermSet::of(Permission::MemberRead);
-        }
-        permission_names(set)
+    async fn viewer_permissions(&self) -> Vec<PermissionName> {
+        // The same set the fields above are decided by.
+        permission_names(self.0.access.permissions)
     }
 
     /// Who can see this member ("who can see me"): everyone holding member.read or
@@ -351,16 +343,24 @@ impl Member {
         }
         let conn = &*db(ctx).await?;
         let catalogue = ctx.data::<Arc<Authz>>()?.catalogue().await.map_err(gql)?;
-        let mut out = Vec::new();
+        let mut found = Vec::new();
         for permission in [Permission::MemberRead, Permission::BankRead] {
             let holders = who_can_access(conn, &catalogue, req.today, &self.0.home_path, permission)
                 .await
-                .map_err(gql)?
+                .map_err(gql)?;
+            found.push((permission, holders));
+        }
+        let named: Vec<&crate::authz::explain::Grant> =
+            found.iter().flat_map(|(_, h)| h.iter()).flat_map(|(_, g)| g.iter()).collect();
+        let visible = visible_units_of(ctx, named).await?;
+        let mut out = Vec::new();
+        for (permission, holders) in found {
+            let holders = holders
                 .into_iter()
                 .map(|(user, grants)| AccessHolder {
                     user_id: id::encode(Kind::User, user.id),
                     username: user.username,
-                    grants: grants.iter().map(grant_view).collect(),
+                    grants: grants.iter().map(|g| grant_view(g, &visible)).collect(),
                 })
                 .collect();
             if let Some(name) = PermissionName::from_permission(permission) {
@@ -622,10 +622,10 @@ async fn prime_page(ctx: &Context<'_>, rows: &[MemberRow]) -> async_graphql::Res
         loader.load_many(keys).await.map_err(load_error)
     }
     let (_, _, _, assignments) = tokio::try_join!(
-        prime(&loaders.bank_account, wants("bankAccount"), ids(|r| r.access.bank)),
-        prime(&loaders.sepa_mandates, wants("sepaMandates"), ids(|r| r.access.bank)),
-        prime(&loaders.payments, wants("payments"), ids(|r| r.access.payments)),
-        prime(&loaders.assignments_by_member, wants("assignments"), ids(|r| r.access.read)),
+        prime(&loaders.bank_account, wants("bankAccount"), ids(|r| r.access.bank())),
+        prime(&loaders.sepa_mandates, wants("sepaMandates"), ids(|r| r.access.bank())),
+        prime(&loaders.payments, wants("payments"), ids(|r| r.access.payments())),
+        prime(&loaders.assignments_by_member, wants("assignments"), ids(|r| r.access.read())),
     )?;
     // Second round: what the first round's rows point to.
     let mut unit_ids: BTreeSet<i64> = BTreeSet::new();
@@ -866,13 +866,10 @@ impl MemberMutation {
             // The connection is given back before `reread` asks for one.
             let conn = &*db(ctx).await?;
             let updated = domain::update_member(conn, &req.actor(), member_id, changes).await.map_err(gql)?;
-            if updated.status_changed {
-                // The member's user may gain or lose every right (R6).
-                let users = user::Entity::find().filter(user::Column::MemberId.eq(member_id)).all(conn).await;
-                let authz = ctx.data::<Arc<Authz>>()?;
-                for u in users.map_err(gql)? {
-                    authz.user_changed(u.id);
-                }
+            // The member's users may gain or lose every right (R6).
+            let authz = ctx.data::<Arc<Authz>>()?;
+            for u in &updated.users_changed {
+                authz.user_changed(*u);
             }
         }
         reread(ctx, member_id).await

@@ -137,6 +137,21 @@ pub fn redact(ctx: &Context<'_>, needs: Permission) {
     }
 }
 
+/// Records that the field `key` inside the current (JSON) field is withheld for
+/// lack of `needs` (R18: the audit trail's content, field by field); the resolver
+/// returns it as null.
+pub fn redact_within(ctx: &Context<'_>, key: &str, needs: Permission) {
+    if let Some(r) = ctx.data_opt::<std::sync::Arc<Redactions>>() {
+        let mut path = current_path(ctx);
+        if let Value::List(segments) = &mut path
+            && !key.is_empty()
+        {
+            segments.push(Value::String(key.to_owned()));
+        }
+        r.record(path, needs);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

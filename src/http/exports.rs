@@ -9,6 +9,9 @@
 //!   `X-Omitted-Columns`. `votingOn=YYYY-MM-DD` gives the accreditation list of an
 //!   assembly on that day: members with voting rights who are members that day.
 //!
+//! Both take `dialect=excel` for German spreadsheets (UTF-8 BOM, `;`, German column
+//! names) beside the default `standard`; both defuse formulas (`csv_dialect`).
+//!
 //! Errors are JSON `{"error": …, "code": …}`: 400 BAD_USER_INPUT naming the
 //! parameter, 401 for anonymous callers and bad credentials, 403, 404 for a unit
 //! that is missing or invisible (alike).
@@ -17,6 +20,7 @@ use super::graphql::{Refusal, identify};
 use crate::authz::Grants;
 use crate::domain::DomainError;
 use crate::domain::audit::{self, AuditRecord};
+use crate::domain::csv_dialect::{Dialect, defuse};
 use crate::domain::reporting::{self, Column, ExportRow, ExportSpec, Interval};
 use crate::graphql::id::{Kind, decode};
 use async_graphql::ID;
@@ -119,6 +123,15 @@ impl Params {
             .map_err(|_| bad_input(key, "not an id of an OrgUnit"))
     }
 
+    fn dialect(&self) -> Result<Dialect, Refusal> {
+        match self.get("dialect") {
+            None => Ok(Dialect::Standard),
+            Some(v) => Dialect::parse(v).ok_or_else(|| {
+                bad_input("dialect", &format!("must be one of {}", Dialect::NAMES.join(", ")))
+            }),
+        }
+    }
+
     fn flag(&self, key: &str, default: bool) -> Result<bool, Refusal> {
         match self.get(key).map(|v| v.trim().to_ascii_lowercase()) {
             None => Ok(default),
@@ -160,8 +173,9 @@ pub async fn member_counts_csv(State(state): State<AppState>, headers: HeaderMap
 
 async fn member_counts(state: &AppState, headers: &HeaderMap, uri: &Uri) -> Result<Response, Refusal> {
     let (grants, _) = signed_in(state, headers).await?;
-    let params = Params::parse(uri, &["orgUnitId", "from", "to", "interval"])?;
+    let params = Params::parse(uri, &["orgUnitId", "from", "to", "interval", "dialect"])?;
     let unit_id = params.unit_id("orgUnitId")?;
+    let dialect = params.dialect()?;
     let from = params.date("from")?.ok_or_else(|| bad_input("from", "required"))?;
     let to = params.date("to")?.ok_or_else(|| bad_input("to", "required"))?;
     let interval = match params.get("interval") {
@@ -174,10 +188,25 @@ async fn member_counts(state: &AppState, headers: &HeaderMap, uri: &Uri) -> Resu
     let unit = reporting::visible_unit(&state.db, &grants, unit_id).await.map_err(from_domain)?;
     let counts =
         reporting::member_counts(&state.db, &grants, &unit, from, to, interval).await.map_err(from_domain)?;
-    let mut body = String::with_capacity(32 * (counts.len() + 1));
-    body.push_str("period_start,period_end,count\r\n");
-    for c in counts {
-        body.push_str(&format!("{},{},{}\r\n", c.period_start, c.period_end, c.count));
+    let mut body = dialect.preamble().to_vec();
+    {
+        let mut w = dialect.writer(&mut body);
+        let written = w
+            .write_record(["period_start", "period_end", "count"].map(|h| dialect.header(h)))
+            .and_then(|()| {
+                counts.iter().try_for_each(|c| {
+                    w.write_record([
+                        c.period_start.to_string(),
+                        c.period_end.to_string(),
+                        c.count.to_string(),
+                    ])
+                })
+            })
+            .and_then(|()| w.flush().map_err(csv::Error::from));
+        if let Err(e) = written {
+            tracing::error!(error = %e, "writing the member counts CSV failed");
+            return Err(Refusal::internal());
+        }
     }
     let mut response = Response::new(Body::from(body));
     csv_headers(&mut response, &format!("member-counts-{}-{from}-{to}.csv", unit.id));
@@ -206,8 +235,9 @@ async fn members(
     uri: &Uri,
 ) -> Result<Response, Refusal> {
     let (grants, today) = signed_in(state, headers).await?;
-    let params = Params::parse(uri, &["orgUnitId", "includeDescendants", "columns", "votingOn"])?;
+    let params = Params::parse(uri, &["orgUnitId", "includeDescendants", "columns", "votingOn", "dialect"])?;
     let unit_id = params.unit_id("orgUnitId")?;
+    let dialect = params.dialect()?;
     // A unit's export means its whole subtree unless asked otherwise: a Land's
     // members are those of its Bezirke and Stämme.
     let include_descendants = params.flag("includeDescendants", true)?;
@@ -259,7 +289,7 @@ async fn members(
         Some(day) => format!("accreditation-{}-{day}.csv", unit.id),
         None => format!("members-{}-{today}.csv", unit.id),
     };
-    let body = stream_rows(state.db.clone(), grants, spec, columns, with_bank);
+    let body = stream_rows(state.db.clone(), grants, spec, columns, with_bank, dialect);
     let mut response = Response::new(body);
     csv_headers(&mut response, &filename);
     if !omitted.is_empty() {
@@ -302,17 +332,23 @@ fn stream_rows(
     spec: ExportSpec,
     columns: Vec<Column>,
     with_bank: bool,
+    dialect: Dialect,
 ) -> Body {
     let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(2);
     tokio::spawn(async move {
-        let mut out = String::new();
-        for (i, column) in columns.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            out.push_str(column.name());
+        let failed = || std::io::Error::other("export failed");
+        // The preamble and the header row go out with the first chunk.
+        let mut out = dialect.preamble().to_vec();
+        let header = {
+            let mut w = dialect.writer(&mut out);
+            w.write_record(columns.iter().map(|c| dialect.header(c.name())))
+                .and_then(|()| w.flush().map_err(csv::Error::from))
+        };
+        if let Err(e) = header {
+            tracing::error!(error = %e, "writing an export header failed");
+            let _ = tx.send(Err(failed())).await;
+            return;
         }
-        out.push_str("\r\n");
         let mut after = 0_i64;
         loop {
             let rows = match reporting::export_chunk(&db, &grants, &spec, after, CHUNK_ROWS, with_bank).await
@@ -320,23 +356,29 @@ fn stream_rows(
                 Ok(rows) => rows,
                 Err(e) => {
                     tracing::error!(error = %e, "reading an export chunk failed");
-                    let _ = tx.send(Err(std::io::Error::other("export failed"))).await;
+                    let _ = tx.send(Err(failed())).await;
                     return;
                 }
             };
             let last_chunk = (rows.len() as u64) < CHUNK_ROWS;
-            for row in &rows {
-                write_row(&mut out, &columns, row);
+            // A writer per chunk: each chunk holds whole records only.
+            let written = {
+                let mut w = dialect.writer(&mut out);
+                rows.iter()
+                    .try_for_each(|row| write_row(&mut w, &columns, row))
+                    .and_then(|()| w.flush().map_err(csv::Error::from))
+            };
+            if let Err(e) = written {
+                tracing::error!(error = %e, "writing an export chunk failed");
+                let _ = tx.send(Err(failed())).await;
+                return;
             }
             if let Some(last) = rows.last() {
                 after = last.member.id;
             }
-            if !out.is_empty() {
-                let chunk = Bytes::from(std::mem::take(&mut out));
-                if tx.send(Ok(chunk)).await.is_err() {
-                    // The client went away: stop reading.
-                    return;
-                }
+            if !out.is_empty() && tx.send(Ok(Bytes::from(std::mem::take(&mut out)))).await.is_err() {
+                // The client went away: stop reading.
+                return;
             }
             if last_chunk {
                 return;
@@ -346,82 +388,53 @@ fn stream_rows(
     Body::from_stream(stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) }))
 }
 
-fn write_row(out: &mut String, columns: &[Column], row: &ExportRow) {
+/// One member's record. Text goes through `defuse`; dates, status and flags are
+/// written as they are (they never start like a formula).
+fn write_row<W: std::io::Write>(
+    w: &mut csv::Writer<W>,
+    columns: &[Column],
+    row: &ExportRow,
+) -> Result<(), csv::Error> {
     let m = &row.member;
+    let bank = row.bank.as_ref();
     let date = |d: Option<NaiveDate>| d.map(|d| d.to_string()).unwrap_or_default();
-    for (i, column) in columns.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        let bank = row.bank.as_ref();
+    for column in columns {
         match column {
-            Column::MembershipNumber => cell(out, &m.membership_number),
-            Column::FirstName => cell(out, &m.first_name),
-            Column::LastName => cell(out, &m.last_name),
-            Column::Email => cell(out, m.email.as_deref().unwrap_or_default()),
-            Column::Phone => cell(out, m.phone.as_deref().unwrap_or_default()),
-            Column::Street => cell(out, m.street.as_deref().unwrap_or_default()),
-            Column::PostalCode => cell(out, m.postal_code.as_deref().unwrap_or_default()),
-            Column::City => cell(out, m.city.as_deref().unwrap_or_default()),
-            Column::Country => cell(out, m.country.as_deref().unwrap_or_default()),
-            Column::BirthDate => out.push_str(&date(m.birth_date)),
-            Column::Status => out.push_str(m.status.as_str()),
-            Column::JoinedOn => out.push_str(&date(m.joined_on)),
-            Column::LeftOn => out.push_str(&date(m.left_on)),
-            Column::VotingRights => out.push_str(if m.voting_rights { "true" } else { "false" }),
-            Column::HomeUnit => cell(out, &row.home_unit_name),
-            Column::Iban => cell(out, bank.map(|b| b.iban.as_str()).unwrap_or_default()),
-            Column::Bic => cell(out, bank.and_then(|b| b.bic.as_deref()).unwrap_or_default()),
-            Column::AccountHolder => cell(out, bank.map(|b| b.account_holder.as_str()).unwrap_or_default()),
+            Column::MembershipNumber => w.write_field(defuse(&m.membership_number).as_bytes())?,
+            Column::FirstName => w.write_field(defuse(&m.first_name).as_bytes())?,
+            Column::LastName => w.write_field(defuse(&m.last_name).as_bytes())?,
+            Column::Email => w.write_field(defuse(m.email.as_deref().unwrap_or_default()).as_bytes())?,
+            Column::Phone => w.write_field(defuse(m.phone.as_deref().unwrap_or_default()).as_bytes())?,
+            Column::Street => w.write_field(defuse(m.street.as_deref().unwrap_or_default()).as_bytes())?,
+            Column::PostalCode => {
+                w.write_field(defuse(m.postal_code.as_deref().unwrap_or_default()).as_bytes())?
+            }
+            Column::City => w.write_field(defuse(m.city.as_deref().unwrap_or_default()).as_bytes())?,
+            Column::Country => w.write_field(defuse(m.country.as_deref().unwrap_or_default()).as_bytes())?,
+            Column::BirthDate => w.write_field(date(m.birth_date))?,
+            Column::Status => w.write_field(m.status.as_str())?,
+            Column::JoinedOn => w.write_field(date(m.joined_on))?,
+            Column::LeftOn => w.write_field(date(m.left_on))?,
+            Column::VotingRights => w.write_field(if m.voting_rights { "true" } else { "false" })?,
+            Column::HomeUnit => w.write_field(defuse(&row.home_unit_name).as_bytes())?,
+            Column::Iban => {
+                w.write_field(defuse(bank.map(|b| b.iban.as_str()).unwrap_or_default()).as_bytes())?
+            }
+            Column::Bic => {
+                w.write_field(defuse(bank.and_then(|b| b.bic.as_deref()).unwrap_or_default()).as_bytes())?
+            }
+            Column::AccountHolder => {
+                w.write_field(defuse(bank.map(|b| b.account_holder.as_str()).unwrap_or_default()).as_bytes())?
+            }
         }
     }
-    out.push_str("\r\n");
-}
-
-/// One CSV cell (RFC 4180). A text starting with `=`, `+`, `-`, `@`, tab or
-/// carriage return would be run as a formula by spreadsheets (CSV injection): it
-/// gets a leading `'` and is quoted, as OWASP recommends.
-fn cell(out: &mut String, value: &str) {
-    let formula = value.starts_with(['=', '+', '-', '@', '\t', '\r']);
-    let needs_quotes = formula || value.contains([',', '"', '\n', '\r']);
-    if !needs_quotes {
-        out.push_str(value);
-        return;
-    }
-    out.push('"');
-    if formula {
-        out.push('\'');
-    }
-    for ch in value.chars() {
-        if ch == '"' {
-            out.push('"');
-        }
-        out.push(ch);
-    }
-    out.push('"');
+    // An empty record ends the one built field by field.
+    w.write_record(std::iter::empty::<&[u8]>())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn render(value: &str) -> String {
-        let mut out = String::new();
-        cell(&mut out, value);
-        out
-    }
-
-    #[test]
-    fn cells_are_quoted_and_formulas_defused() {
-        assert_eq!(render("Müller"), "Müller");
-        assert_eq!(render("a,b"), "\"a,b\"");
-        assert_eq!(render("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(render("two\nlines"), "\"two\nlines\"");
-        assert_eq!(render("=SUM(1)"), "\"'=SUM(1)\"");
-        assert_eq!(render("+49 911 1234"), "\"'+49 911 1234\"");
-        assert_eq!(render("@cmd"), "\"'@cmd\"");
-        assert_eq!(render("-1+2"), "\"'-1+2\"");
-    }
 
     #[test]
     fn columns_are_known_names_once() {

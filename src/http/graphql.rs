@@ -35,14 +35,13 @@ use crate::graphql::redaction::{BankReads, Redactions};
 use crate::graphql::shape::Shape;
 use crate::graphql::{ClientAddress, ConnectionGate, RequestContext, inputs, scalars};
 use crate::http::client::{IpNet, client_address};
-use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql::{ServerError, Value};
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, FromRequest, Query, Request, State};
 use axum::http::header::{ACCEPT, ALLOW, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -60,10 +59,6 @@ pub struct Policy {
     pub timeout: Duration,
     pub connections_per_request: u32,
     pub trusted_proxies: Vec<IpNet>,
-}
-
-pub async fn graphiql() -> Html<String> {
-    Html(GraphiQLSource::build().endpoint("/graphql").title("verband").finish())
 }
 
 /// The media type of a GraphQL response.

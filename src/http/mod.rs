@@ -1,8 +1,9 @@
-//! The HTTP surface: GraphQL (POST and GET), GraphiQL, CSV reports and exports,
+//! The HTTP surface: GraphQL (POST and GET), GraphiQL (from the binary), CSV reports and exports,
 //! health, readiness, metrics.
 pub mod auth;
 pub mod client;
 pub mod exports;
+pub mod graphiql;
 pub mod graphql;
 pub mod health;
 pub mod metrics;
@@ -14,16 +15,43 @@ use crate::config::Settings;
 use crate::graphql::VerbandSchema;
 use axum::Router;
 use axum::http::HeaderName;
+use axum::http::header::{ACCEPT, AUTHORIZATION, CONTENT_DISPOSITION, CONTENT_TYPE};
+use axum::http::{HeaderValue, Method};
 use axum::routing::get;
 use sea_orm::DatabaseConnection;
 use std::sync::Arc;
 use std::time::Duration;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// How long browsers may reuse a preflight answer (Chromium caps it at two hours).
+pub const CORS_MAX_AGE: Duration = Duration::from_secs(7200);
+
+/// CORS for browser front ends on the configured origins, or `None` without any:
+/// then no response carries `Access-Control-*` headers and browsers keep other
+/// origins out. Credentials (cookies) are never allowed: the API takes bearer
+/// tokens in `Authorization`, which a front end sets itself.
+pub fn cors(origins: &[String]) -> Option<CorsLayer> {
+    let origins: Vec<HeaderValue> = origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+    if origins.is_empty() {
+        return None;
+    }
+    Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+            .allow_headers([CONTENT_TYPE, AUTHORIZATION, ACCEPT, REQUEST_ID])
+            // What a front end may read of a response besides the simple headers.
+            .expose_headers([REQUEST_ID, exports::OMITTED_COLUMNS, CONTENT_DISPOSITION])
+            .allow_credentials(false)
+            .max_age(CORS_MAX_AGE),
+    )
+}
 
 #[derive(Clone)]
 pub struct AppState {
@@ -43,8 +71,9 @@ pub fn router(state: AppState, settings: &Settings) -> Router {
     let metrics = state.metrics.clone();
     // Layers listed innermost first. Router::layer wraps each route (and the
     // fallback) after matching, so `observe` sees the matched route.
-    Router::new()
-        .route("/", get(graphql::graphiql))
+    let router = Router::new()
+        .route("/", get(graphiql::page))
+        .route("/graphiql/{hash}/{file}", get(graphiql::asset))
         // CSV for dashboards and scripts, authenticated like GraphQL.
         .route("/reports/member-counts.csv", get(exports::member_counts_csv))
         .route("/exports/members.csv", get(exports::members_csv))
@@ -69,7 +98,15 @@ pub fn router(state: AppState, settings: &Settings) -> Router {
         // The same limit for body extractors (axum's own default is 2 MB).
         .layer(axum::extract::DefaultBodyLimit::max(settings.max_body_bytes))
         // Inside `observe`, so that a panic is still counted and logged as a 500.
-        .layer(CatchPanicLayer::new())
+        .layer(CatchPanicLayer::new());
+    // Outside the limits, so that their refusals (413, 408, 500) carry the CORS
+    // headers and a front end can read them; preflights are answered here, before
+    // the method routing would refuse OPTIONS with 405.
+    let router = match cors(&settings.cors_origins) {
+        Some(layer) => router.layer(layer),
+        None => router,
+    };
+    router
         // Metrics, the request span and one access-log line per request: method,
         // route, status, latency, request id — no query text, no variables, no
         // personal data.

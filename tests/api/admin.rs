@@ -186,9 +186,21 @@ async fn r10_setting_a_global_tree_group_needs_user_manage_and_is_audited() {
     assert_eq!(error_code(&body), Some("FORBIDDEN"), "{body}");
     assert_eq!(server.user("ssm.isar").await.global_tree_group_id, None);
 
+    // R10: user.manage alone is not enough: the setter must hold every permission
+    // of the group at every unit. The demo's user administrator is a system user
+    // holding no member permission anywhere.
     let useradmin = server.token("useradmin").await;
-    let actor = server.user("useradmin").await;
-    let (_, body) = server.gql_as(&useradmin, SET_GLOBAL, vars).await;
+    let (_, body) = server.gql_as(&useradmin, SET_GLOBAL, vars.clone()).await;
+    assert_eq!(error_code(&body), Some("FORBIDDEN"), "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["permission"], "member.read", "{body}");
+    let root = unit(&conn, "Jugendbund Deutschland").await;
+    assert_eq!(body["errors"][0]["extensions"]["unit"], json!(gid("OrgUnit", root.id)), "{body}");
+    assert_eq!(server.user("ssm.isar").await.global_tree_group_id, None);
+
+    // The administrator holds federation_admin on the whole tree.
+    let admin = server.token("admin").await;
+    let actor = server.user("admin").await;
+    let (_, body) = server.gql_as(&admin, SET_GLOBAL, vars).await;
     assert_eq!(
         ok(&body)["setGlobalTreeGroup"]["globalTreeGroup"],
         json!({ "key": "reader", "kind": "MEMBERSHIP" })
@@ -226,7 +238,7 @@ async fn r4_a_revoked_global_tree_group_stops_working_at_once() {
     let (_, body) = server.gql_as(&pegnitz, EXPLAIN, vars.clone()).await;
     assert_eq!(error_code(&body), Some("NOT_FOUND"), "{body}");
 
-    let useradmin = server.token("useradmin").await;
+    let useradmin = server.token("admin").await;
     let reader = group_id(&conn, "reader").await;
     let grant = json!({ "u": gid("User", subject.id), "g": gid("PermissionGroup", reader) });
     let (_, body) = server.gql_as(&useradmin, SET_GLOBAL, grant).await;

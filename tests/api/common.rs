@@ -63,7 +63,8 @@ pub const LOGIN: &str = "mutation($u: String!, $p: String!) { login(username: $u
 pub struct TestDb {
     pub url: String,
     pub data_dir: PathBuf,
-    _dir: tempfile::TempDir,
+    /// None for a second handle on another test's database (`shared`).
+    _dir: Option<tempfile::TempDir>,
 }
 
 static EMPTY_TEMPLATE: OnceCell<String> = OnceCell::const_new();
@@ -180,7 +181,13 @@ impl TestDb {
                 format!("sqlite://{}?mode=rwc", file.display())
             }
         };
-        TestDb { url, data_dir: dir.path().to_path_buf(), _dir: dir }
+        TestDb { url, data_dir: dir.path().to_path_buf(), _dir: Some(dir) }
+    }
+
+    /// The same database and data directory (so the same signing keys), for a
+    /// second server instance; it must not outlive `self`.
+    pub fn shared(&self) -> TestDb {
+        TestDb { url: self.url.clone(), data_dir: self.data_dir.clone(), _dir: None }
     }
 
     pub async fn empty() -> TestDb {

@@ -194,6 +194,34 @@ async fn schema_snapshot_matches_the_code() {
     assert_eq!(checked_in, verband::graphql::sdl(), "run `cargo run -- schema > schema.graphql`");
 }
 
+/// README and docs/ are for the repository's users: they name nothing outside it,
+/// and their relative links lead to files that exist.
+#[test]
+fn documentation_stays_inside_the_repository() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = vec![root.join("README.md"), root.join("assets/graphiql/README.md")];
+    for entry in std::fs::read_dir(root.join("docs")).expect("docs/") {
+        files.push(entry.expect("entry").path());
+    }
+    for file in files {
+        let text = std::fs::read_to_string(&file).expect("readable");
+        for outside in ["../shared", "DESIGN.md", "shared/reference"] {
+            assert!(!text.contains(outside), "{} names {outside}", file.display());
+        }
+        // Markdown links `](target)` without a scheme are files of the repository.
+        for (at, _) in text.match_indices("](") {
+            let rest = &text[at + 2..];
+            let target = &rest[..rest.find(')').expect("closing parenthesis")];
+            if target.contains("://") || target.starts_with('#') || target.starts_with("mailto:") {
+                continue;
+            }
+            let path = target.split('#').next().unwrap_or(target);
+            let resolved = file.parent().expect("dir").join(path);
+            assert!(resolved.exists(), "{}: broken link {target}", file.display());
+        }
+    }
+}
+
 #[tokio::test]
 async fn explaining_access_needs_a_signed_in_caller() {
     let server = TestServer::demo().await;

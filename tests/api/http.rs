@@ -49,19 +49,31 @@ async fn metrics_are_prometheus_text_and_count_graphql_requests() {
     let response = server.get("/metrics").await;
     assert_eq!(response.status().as_u16(), 200);
     assert!(content_type(&response).starts_with("text/plain"), "{}", content_type(&response));
-    let before = response.text().await.expect("text");
-    for name in [
-        "verband_http_requests_total",
-        "verband_http_request_duration_seconds",
-        "verband_graphql_requests_total",
-        "verband_sql_statements_total",
-        "verband_sql_statements_per_request",
-        "verband_denials_total",
-        "verband_errors_total",
+    assert!(response.text().await.expect("text").contains("\nverband_sql_statements_total "));
+    let body = server.gql(COUNT_UNITS, json!({})).await;
+    assert!(body["data"]["orgUnits"]["totalCount"].as_u64().is_some(), "{body}");
+    // One error and one denial, so that every family has a series (a family without
+    // any is not listed).
+    let (_, body) = server.gql_with_auth("Bearer nonsense", COUNT_UNITS, json!({})).await;
+    assert_eq!(error_code(&body), Some("UNAUTHENTICATED"), "{body}");
+    let token = server.token("sf.pegnitz").await;
+    server
+        .gql_as(&token, "{ members(first: 1) { edges { node { bankAccount { iban } } } } }", json!({}))
+        .await;
+    let text = scrape(&server).await;
+    for (name, kind) in [
+        ("verband_http_requests_total", "counter"),
+        ("verband_http_request_duration_seconds", "histogram"),
+        ("verband_graphql_requests_total", "counter"),
+        ("verband_sql_statements_total", "counter"),
+        ("verband_sql_statements_per_request", "histogram"),
+        ("verband_denials_total", "counter"),
+        ("verband_errors_total", "counter"),
     ] {
-        assert!(before.contains(&format!("# HELP {name} ")), "{name} missing:\n{before}");
-        assert!(before.contains(&format!("# TYPE {name} ")), "{name} missing:\n{before}");
+        assert!(text.contains(&format!("# HELP {name} ")), "{name} missing:\n{text}");
+        assert!(text.contains(&format!("# TYPE {name} {kind}\n")), "{name} missing:\n{text}");
     }
+    let before = text;
     let body = server.gql(COUNT_UNITS, json!({})).await;
     assert!(body["data"]["orgUnits"]["totalCount"].as_u64().is_some(), "{body}");
     let after = scrape(&server).await;
@@ -73,6 +85,33 @@ async fn metrics_are_prometheus_text_and_count_graphql_requests() {
     assert_eq!(sample(&after, latency) - sample(&before, latency), 1.0);
     // The first scrape was counted once it had answered.
     assert!(after.contains(r#"verband_http_requests_total{method="GET",route="/metrics",status="200"}"#));
+}
+
+#[tokio::test]
+async fn metrics_speak_openmetrics_to_scrapers_that_ask_for_it() {
+    let server = TestServer::demo().await;
+    server.gql(COUNT_UNITS, json!({})).await;
+    // What Prometheus sends.
+    let accept = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+    let response = server
+        .client
+        .get(format!("{}/metrics", server.base))
+        .header("accept", accept)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(response.status().as_u16(), 200);
+    assert!(content_type(&response).starts_with("application/openmetrics-text; version=1.0.0"));
+    let text = response.text().await.expect("text");
+    assert!(text.ends_with("# EOF\n"), "{text}");
+    // The same sample names as the classic format: queries and dashboards keep working.
+    assert_eq!(sample(&text, r#"verband_graphql_requests_total{operation="query"}"#), 1.0, "{text}");
+    assert!(text.contains("# TYPE verband_graphql_requests counter\n"));
+    assert!(text.contains("# UNIT verband_http_request_duration_seconds seconds\n"));
+    // Without asking: the classic text format, as before.
+    let classic = server.get("/metrics").await;
+    assert!(content_type(&classic).starts_with("text/plain; version=0.0.4"));
+    assert!(!classic.text().await.expect("text").contains("# EOF"));
 }
 
 #[tokio::test]
@@ -327,4 +366,167 @@ async fn the_complexity_limit_is_bad_user_input() {
     let headers = [("content-type", "application/json"), ("accept", GRAPHQL_RESPONSE)];
     let (status, _, body) = post(&server, &headers, query_body(query)).await;
     assert_eq!(status, 400, "{body}");
+}
+
+const FRONT_END: &str = "http://localhost:3000";
+
+fn header(response: &reqwest::Response, name: &str) -> Option<String> {
+    response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+}
+
+fn list(value: Option<String>) -> Vec<String> {
+    value.unwrap_or_default().split(',').map(|s| s.trim().to_ascii_lowercase()).collect()
+}
+
+async fn preflight(server: &TestServer, origin: &str) -> reqwest::Response {
+    server
+        .client
+        .request(reqwest::Method::OPTIONS, format!("{}/graphql", server.base))
+        .header("origin", origin)
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "authorization,content-type")
+        .send()
+        .await
+        .expect("preflight")
+}
+
+#[tokio::test]
+async fn cors_lets_configured_origins_in_without_credentials() {
+    let db = TestDb::demo().await;
+    let server = TestServer::start_with(db, |s| s.cors_origins = vec![FRONT_END.to_owned()]).await;
+
+    let answer = preflight(&server, FRONT_END).await;
+    assert!(answer.status().is_success(), "{}", answer.status());
+    assert_eq!(header(&answer, "access-control-allow-origin").as_deref(), Some(FRONT_END));
+    let methods = list(header(&answer, "access-control-allow-methods"));
+    assert!(methods.contains(&"post".to_owned()) && methods.contains(&"get".to_owned()), "{methods:?}");
+    let headers = list(header(&answer, "access-control-allow-headers"));
+    for needed in ["authorization", "content-type", "accept"] {
+        assert!(headers.contains(&needed.to_owned()), "{needed} not allowed: {headers:?}");
+    }
+    assert_eq!(header(&answer, "access-control-max-age").as_deref(), Some("7200"));
+    assert_eq!(header(&answer, "access-control-allow-credentials"), None);
+
+    // The request itself, signed in with a bearer token as a front end sends it.
+    let token = server.token("lsm.bayern").await;
+    let response = server
+        .client
+        .post(format!("{}/graphql", server.base))
+        .header("origin", FRONT_END)
+        .bearer_auth(&token)
+        .json(&json!({ "query": "{ viewer { username } }" }))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(header(&response, "access-control-allow-origin").as_deref(), Some(FRONT_END));
+    assert!(list(header(&response, "vary")).contains(&"origin".to_owned()), "caches keep origins apart");
+    assert!(list(header(&response, "access-control-expose-headers")).contains(&"x-request-id".to_owned()));
+    assert_eq!(header(&response, "access-control-allow-credentials"), None);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["data"]["viewer"]["username"], "lsm.bayern", "{body}");
+
+    // A refusal is readable by the front end too.
+    let refused = server
+        .client
+        .post(format!("{}/graphql", server.base))
+        .header("origin", FRONT_END)
+        .bearer_auth("not-a-token")
+        .json(&json!({ "query": COUNT_UNITS }))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(refused.status().as_u16(), 401);
+    assert_eq!(header(&refused, "access-control-allow-origin").as_deref(), Some(FRONT_END));
+
+    // Any other origin gets no permission: the browser keeps it out.
+    for other in ["http://localhost:3001", "https://localhost:3000", "http://evil.example"] {
+        let answer = preflight(&server, other).await;
+        assert_eq!(header(&answer, "access-control-allow-origin"), None, "{other}");
+        let response = server
+            .client
+            .post(format!("{}/graphql", server.base))
+            .header("origin", other)
+            .json(&json!({ "query": COUNT_UNITS }))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(header(&response, "access-control-allow-origin"), None, "{other}");
+    }
+}
+
+#[tokio::test]
+async fn without_configured_origins_there_is_no_cors() {
+    let server = TestServer::demo().await;
+    let answer = preflight(&server, FRONT_END).await;
+    assert_eq!(answer.status().as_u16(), 405, "OPTIONS is no method of /graphql");
+    assert_eq!(header(&answer, "access-control-allow-origin"), None);
+    let response = server
+        .client
+        .post(format!("{}/graphql", server.base))
+        .header("origin", FRONT_END)
+        .json(&json!({ "query": COUNT_UNITS }))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status().as_u16(), 200);
+    assert!(response.headers().keys().all(|k| !k.as_str().starts_with("access-control-")));
+}
+
+/// The `src`/`href` values of a page.
+fn links(page: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for attr in ["src=\"", "href=\""] {
+        for (at, _) in page.match_indices(attr) {
+            let rest = &page[at + attr.len()..];
+            out.push(rest[..rest.find('"').expect("closing quote")].to_owned());
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn graphiql_is_served_from_the_server_itself_under_a_strict_policy() {
+    let server = TestServer::demo().await;
+    let page = server.get("/").await;
+    assert_eq!(page.status().as_u16(), 200);
+    assert!(content_type(&page).starts_with("text/html"));
+    let csp = header(&page, "content-security-policy").expect("a Content-Security-Policy");
+    let directive = |name: &str| {
+        csp.split(';')
+            .map(str::trim)
+            .find(|d| d.starts_with(&format!("{name} ")))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert_eq!(directive("default-src"), "default-src 'none'");
+    assert_eq!(directive("script-src"), "script-src 'self'", "no inline or foreign script");
+    assert_eq!(directive("connect-src"), "connect-src 'self'");
+    assert_eq!(directive("frame-ancestors"), "frame-ancestors 'none'");
+    assert_eq!(header(&page, "x-content-type-options").as_deref(), Some("nosniff"));
+    let html = page.text().await.expect("page");
+    assert!(!html.contains("://"), "nothing from another origin:\n{html}");
+    assert!(!html.contains("<script>"), "no inline script");
+
+    let assets: Vec<String> = links(&html).into_iter().filter(|l| l.starts_with("graphiql/")).collect();
+    assert_eq!(assets.len(), 6, "{assets:?}");
+    for path in &assets {
+        let response = server.get(&format!("/{path}")).await;
+        assert_eq!(response.status().as_u16(), 200, "{path}");
+        let expected = if path.ends_with(".js") { "text/javascript" } else { "text/css" };
+        assert!(content_type(&response).starts_with(expected), "{path}: {}", content_type(&response));
+        assert_eq!(
+            header(&response, "cache-control").as_deref(),
+            Some("public, max-age=31536000, immutable"),
+            "{path}"
+        );
+        assert!(!response.bytes().await.expect("body").is_empty());
+    }
+    let graphiql_js = assets.iter().find(|p| p.ends_with("/graphiql.min.js")).expect("GraphiQL");
+    // Another hash is another version: not served, so that no stale file is cached.
+    let (_, file) = graphiql_js.rsplit_once('/').expect("hash/file");
+    assert_eq!(server.get(&format!("/graphiql/0000000000000000/{file}")).await.status().as_u16(), 404);
+    let (dir, _) = graphiql_js.rsplit_once('/').expect("hash/file");
+    assert_eq!(server.get(&format!("/{dir}/verband.db")).await.status().as_u16(), 404);
+    assert_eq!(server.get(&format!("/{dir}/..%2F..%2FCargo.toml")).await.status().as_u16(), 404);
 }

@@ -126,6 +126,14 @@ async fn get(server: &TestServer, token: Option<&str>, path: &str) -> Csv {
     Csv { status, headers, text: response.text().await.expect("body") }
 }
 
+/// The body's bytes, untouched (BOM and line ends included).
+async fn get_bytes(server: &TestServer, token: &str, path: &str) -> (u16, Vec<u8>) {
+    let response =
+        server.client.get(format!("{}{path}", server.base)).bearer_auth(token).send().await.expect("request");
+    let status = response.status().as_u16();
+    (status, response.bytes().await.expect("body").to_vec())
+}
+
 async fn counts(
     server: &TestServer,
     token: &str,
@@ -569,9 +577,77 @@ async fn cells_that_look_like_formulas_are_defused() {
     let csv =
         get(&server, Some(&admin), &export(home.id, "&columns=membershipNumber,firstName,lastName")).await;
     assert_eq!(csv.status, 200, "{}", csv.text);
-    assert!(csv.text.contains("\"'=SUM(1)\""), "{}", csv.text);
+    assert!(csv.text.contains(",'=SUM(1),"), "{}", csv.text);
     assert!(!csv.text.contains(",=SUM"));
     let row = csv.rows().into_iter().find(|r| r[0] == target.membership_number).expect("row");
     assert_eq!(row[1], "'=SUM(1)");
     assert_eq!(row[2], "Komma, \"Zitat\"");
+}
+
+/// The values that matter for CSV injection, as stored and as a spreadsheet must get
+/// them: formulas defused with a leading `'`, numbers and phone numbers intact.
+#[tokio::test]
+async fn excel_dialect_is_bom_semicolons_german_headers_crlf_with_formulas_defused() {
+    let server = TestServer::demo().await;
+    let conn = server.db.connect().await;
+    let bayern = unit(&conn, "Landesverband Bayern").await;
+    let target = long_standing_member(&conn, &bayern.path).await;
+    let mut m = target.clone().into_active_model();
+    m.first_name = Set("=HYPERLINK(\"http://x.example/?q=1\";\"klick\")".to_owned());
+    m.last_name = Set("+SUM(1,2)".to_owned());
+    m.phone = Set(Some("+49 30 1234567".to_owned()));
+    m.street = Set(Some("-2+3".to_owned()));
+    m.city = Set(Some("@cmd".to_owned()));
+    m.postal_code = Set(Some("\t=1+1".to_owned()));
+    m.email = Set(Some("\r=1+1".to_owned()));
+    m.update(&conn).await.expect("update");
+    let admin = server.token("admin").await;
+    let columns = "columns=membershipNumber,firstName,lastName,phone,street,city,postalCode,email";
+    let path = format!("/exports/members.csv?orgUnitId={}&includeDescendants=true&{columns}", gid(bayern.id));
+    let number = &target.membership_number;
+
+    let (status, excel) = get_bytes(&server, &admin, &format!("{path}&dialect=excel")).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&excel));
+    let header = "\u{FEFF}Mitgliedsnummer;Vorname;Nachname;Telefon;Straße;Ort;PLZ;E-Mail\r\n";
+    assert!(excel.starts_with(header.as_bytes()), "{:?}", String::from_utf8_lossy(&excel[..80]));
+    let row = format!(
+        "\r\n{number};\"'=HYPERLINK(\"\"http://x.example/?q=1\"\";\"\"klick\"\")\";'+SUM(1,2);+49 30 1234567;'-2+3;'@cmd;'\t=1+1;\"'\r=1+1\"\r\n"
+    );
+    let text = String::from_utf8(excel.clone()).expect("UTF-8");
+    assert!(text.contains(&row), "no row {row:?} in\n{text}");
+    // Every line ends with CRLF: no bare line feed outside quotes, and the file ends
+    // with one.
+    assert!(text.ends_with("\r\n"));
+    let bare_lf = text.match_indices('\n').filter(|(i, _)| text.as_bytes()[i - 1] != b'\r').count();
+    assert_eq!(bare_lf, 0);
+    assert_eq!(text.matches('\u{FEFF}').count(), 1, "one BOM, at the start");
+
+    // The default dialect: the same cells with `,`, English headers, no BOM.
+    let (status, standard) = get_bytes(&server, &admin, &path).await;
+    assert_eq!(status, 200);
+    let text = String::from_utf8(standard).expect("UTF-8");
+    assert!(text.starts_with("membershipNumber,firstName,lastName,phone,street,city,postalCode,email\r\n"));
+    let row = format!(
+        "\r\n{number},\"'=HYPERLINK(\"\"http://x.example/?q=1\"\";\"\"klick\"\")\",\"'+SUM(1,2)\",+49 30 1234567,'-2+3,'@cmd,'\t=1+1,\"'\r=1+1\"\r\n"
+    );
+    assert!(text.contains(&row), "no row {row:?} in\n{text}");
+
+    // The member counts in the same dialect.
+    let counts = format!(
+        "/reports/member-counts.csv?orgUnitId={}&from=2026-03-01&to=2026-03-03&dialect=excel",
+        gid(bayern.id)
+    );
+    let (status, body) = get_bytes(&server, &admin, &counts).await;
+    assert_eq!(status, 200);
+    let text = String::from_utf8(body).expect("UTF-8");
+    let lines: Vec<&str> = text.split_terminator("\r\n").collect();
+    assert_eq!(lines.len(), 4, "{text:?}");
+    assert_eq!(lines[0], "\u{FEFF}Beginn;Ende;Mitglieder");
+    assert!(lines[1].starts_with("2026-03-01;2026-03-01;"), "{text:?}");
+
+    // An unknown dialect is refused, naming the parameter.
+    let bad = get(&server, Some(&admin), &format!("{path}&dialect=lotus")).await;
+    assert_eq!(bad.status, 400);
+    assert_eq!(bad.json()["code"], "BAD_USER_INPUT");
+    assert!(bad.json()["error"].as_str().is_some_and(|e| e.starts_with("dialect:")), "{}", bad.text);
 }

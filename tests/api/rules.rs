@@ -125,7 +125,7 @@ impl World {
             .filter(|m| {
                 let to: Vec<&str> =
                     transfers.get(&m.id).map(|v| v.iter().map(String::as_str).collect()).unwrap_or_default();
-                member_access(grants, m.id, self.path_of(m.home_unit_id), &to).visible
+                member_access(grants, m.id, self.path_of(m.home_unit_id), &to).visible()
             })
             .map(|m| m.id)
             .collect()
@@ -322,8 +322,8 @@ async fn r8_kinds_do_not_mix() {
         assignment_rules::check_system_groups(&[system_admin, reader]).expect_err("reader is MEMBERSHIP");
     assert!(matches!(err, DomainError::BadInput { field: "groupIds", .. }), "{err:?}");
     let admin_grants = w.grants("admin").await;
-    let err =
-        assignment_rules::check_global_tree_group(&admin_grants, Some(system_admin)).expect_err("SYSTEM");
+    let err = assignment_rules::check_global_tree_group(&admin_grants, Some(system_admin), None)
+        .expect_err("SYSTEM");
     assert!(matches!(err, DomainError::BadInput { field: "groupId", .. }), "{err:?}");
     // …and worthless if they got into the data anyway.
     let mut lsm = w.user("lsm.bayern").await.into_active_model();
@@ -430,7 +430,7 @@ async fn r9_groups_must_be_allowed_and_the_activity_on_the_units_level() {
 
 fn forbidden(result: Result<(), DomainError>) -> String {
     match result {
-        Err(DomainError::Forbidden(msg)) => msg,
+        Err(DomainError::Forbidden(msg)) | Err(DomainError::Denied { message: msg, .. }) => msg,
         other => panic!("FORBIDDEN expected, got {other:?}"),
     }
 }
@@ -478,10 +478,24 @@ async fn r10_nobody_grants_more_than_they_hold() {
     let req = Draft::new(&w, "Stammesführer/in", "Stamm Isar", Some("reader"), None).await;
     forbidden(assignment_rules::check_no_escalation(&lsm, &req.request()));
 
-    // Global tree groups need user.manage.
+    // Global tree groups need user.manage, and every permission of the group held
+    // at every unit: a user administrator without a global tree group can set none.
     let fed = catalogue.by_key("federation_admin").expect("group");
-    forbidden(assignment_rules::check_global_tree_group(&mv, Some(fed)));
-    assert!(assignment_rules::check_global_tree_group(&*w.grants("useradmin").await, Some(fed)).is_ok());
+    let root = w.units.iter().find(|u| u.parent_id.is_none()).expect("root");
+    forbidden(assignment_rules::check_global_tree_group(&mv, Some(fed), Some(root)));
+    let useradmin = w.grants("useradmin").await;
+    match assignment_rules::check_global_tree_group(&useradmin, Some(fed), Some(root)) {
+        Err(DomainError::Denied { unit_id, message, .. }) => {
+            assert_eq!(unit_id, Some(root.id), "names the unit: every unit, from the root down");
+            assert!(message.contains("(R10)"), "{message}");
+        }
+        other => panic!("FORBIDDEN expected, got {other:?}"),
+    }
+    assert!(assignment_rules::check_global_tree_group(&useradmin, None, Some(root)).is_ok(), "clearing");
+    let admin = w.grants("admin").await; // federation_admin as global tree group, user_admin
+    assert!(assignment_rules::check_global_tree_group(&admin, Some(fed), Some(root)).is_ok());
+    let reader = catalogue.by_key("reader").expect("group");
+    assert!(assignment_rules::check_global_tree_group(&admin, Some(reader), Some(root)).is_ok());
 }
 
 /// Who sees which members, from the persona table of the README.
@@ -537,19 +551,19 @@ async fn r12_bank_data_and_payments_need_their_own_permissions() {
     let access = |g: &Grants, m: &member::Model| member_access(g, m.id, w.path_of(m.home_unit_id), &[]);
     let lsm = w.grants("lsm.bayern").await;
     let a = access(&lsm, isar);
-    assert!(a.read && a.bank && a.payments, "state_treasurer reads bank data below Bayern");
+    assert!(a.read() && a.bank() && a.payments(), "state_treasurer reads bank data below Bayern");
     let sf = w.grants("sf.pegnitz").await;
     let a = access(&sf, pegnitz);
-    assert!(a.read && !a.bank && !a.payments, "reader: no bank data, no payments");
+    assert!(a.read() && !a.bank() && !a.payments(), "reader: no bank data, no payments");
     let lv = w.grants("lv.niedersachsen").await;
     let a = access(&lv, leine);
-    assert!(a.read && !a.bank && !a.payments, "state_board: no bank.read");
+    assert!(a.read() && !a.bank() && !a.payments(), "state_board: no bank.read");
     let ssm = w.grants("ssm.isar").await;
     let a = access(&ssm, isar);
-    assert!(a.read && a.bank && a.payments, "treasurer at the Stamm");
+    assert!(a.read() && a.bank() && a.payments(), "treasurer at the Stamm");
     // A treasurer's view of another state's member: no row at all, hence no IBAN.
     let a = access(&lsm, w.member_at("Stamm Fulda"));
-    assert!(!a.visible && !a.bank);
+    assert!(!a.visible() && !a.bank());
 }
 
 #[tokio::test]
@@ -628,11 +642,11 @@ async fn r15_a_pending_transfer_lets_the_destination_read_but_not_bank_data() {
     .expect("transfer");
     let mv = w.grants("mv.hessen").await;
     let a = member_access(&mv, moving.id, w.path_of(moving.home_unit_id), &[&fulda.path]);
-    assert!(a.visible && a.read && !a.bank && !a.payments, "{a:?}");
+    assert!(a.visible() && a.read() && !a.bank() && !a.payments(), "{a:?}");
     assert!(w.visible_by_sql(&mv).await.contains(&moving.id));
     // A reader at the destination (no member.write) gains nothing.
     let lv = w.grants("lv.niedersachsen").await;
-    assert!(!member_access(&lv, moving.id, w.path_of(moving.home_unit_id), &[&fulda.path]).visible);
+    assert!(!member_access(&lv, moving.id, w.path_of(moving.home_unit_id), &[&fulda.path]).visible());
     // Once decided, the side door closes.
     let mut t = t.into_active_model();
     t.status = Set(TransferStatus::Rejected);
@@ -669,7 +683,7 @@ async fn r17_own_record_is_readable_in_full_without_assignment_or_pledge() {
     let own = w.members.iter().find(|m| Some(m.id) == user.member_id).expect("own member");
     let g = w.grants("ohne.pledge").await;
     let a = member_access(&g, own.id, w.path_of(own.home_unit_id), &[]);
-    assert!(a.is_self && a.read && a.bank && a.payments);
+    assert!(a.is_self && a.read() && a.bank() && a.payments());
     assert_eq!(w.visible_by_sql(&g).await, BTreeSet::from([own.id]));
     assert!(writes::may_update_own_contact(&g, own.id));
     assert!(
@@ -869,8 +883,21 @@ async fn explain_access_through_the_api_follows_who_may_explain_what() {
     let other = serde_json::json!({ "m": gid("Member", isar), "u": gid("User", ssm) });
     let body = run_as(&w, "lsm.bayern", EXPLAIN, other.clone()).await;
     assert_eq!(body["errors"][0]["extensions"]["code"], "FORBIDDEN", "{body}");
-    let body = run_as(&w, "useradmin", EXPLAIN, other).await;
+    let body = run_as(&w, "admin", EXPLAIN, other.clone()).await;
     assert_eq!(body["data"]["explainAccess"]["grants"][0]["rule"], "R2", "{body}");
+    // R18: a user administrator who may not read the member learns nothing about
+    // it, exactly as for a member that does not exist.
+    let body = run_as(&w, "useradmin", EXPLAIN, other).await;
+    let missing = run_as(
+        &w,
+        "useradmin",
+        EXPLAIN,
+        serde_json::json!({ "m": gid("Member", 9_999_999), "u": gid("User", ssm) }),
+    )
+    .await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "NOT_FOUND", "{body}");
+    assert_eq!(body["errors"], missing["errors"], "the same answer as for a missing member");
+    assert!(body["data"].is_null() || body["data"]["explainAccess"].is_null(), "{body}");
 
     // A member the caller cannot see does not exist for them (R11).
     let hessen_member = w.member_at("Stamm Fulda").id;

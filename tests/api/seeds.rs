@@ -1,5 +1,5 @@
 //! Migrations, bootstrap, the demo and the synthetic load, on the real database.
-use crate::common::{TestDb, hasher, today};
+use crate::common::{TestDb, TestServer, hasher, today};
 use chrono::{DateTime, Utc};
 use entity::*;
 use sea_orm::{
@@ -459,5 +459,49 @@ async fn r1_subtree_predicate_selects_exactly_the_descendants() {
         let mut expected = below(id);
         expected.remove(&id);
         assert_eq!(strict, expected, "strictly below {id}");
+    }
+}
+
+/// `seed --synthetic` prints these: they exist, sign in with the demo password, and
+/// hold the offices the report names.
+#[tokio::test]
+async fn synthetic_load_names_treasurer_logins_that_sign_in() {
+    let db = TestDb::empty().await;
+    let conn = db.connect().await;
+    let report = synthetic::seed(&conn, &hasher(), SyntheticSpec { members: 700, units: 60, seed: 7 })
+        .await
+        .expect("seed");
+    let roles: Vec<&str> = report.logins.iter().map(|l| l.role).collect();
+    assert_eq!(roles, ["federation-wide treasurer", "state treasurer", "local treasurer"]);
+    let expected_office = [
+        "Bundesschatzmeister/in at Synthetischer Bund (state_treasurer at the unit and below it)",
+        "Landesschatzmeister/in at Landesverband",
+        "Stammesschatzmeister/in at Stamm",
+    ];
+    for (login, office) in report.logins.iter().zip(expected_office) {
+        assert!(login.offices.iter().any(|o| o.starts_with(office)), "{login:?}");
+        let user = user::Entity::find()
+            .filter(user::Column::Username.eq(login.username.as_str()))
+            .one(&conn)
+            .await
+            .expect("q")
+            .unwrap_or_else(|| panic!("no user {}", login.username));
+        let held = assignment::Entity::find()
+            .filter(assignment::Column::MemberId.eq(user.member_id.expect("a member user")))
+            .count(&conn)
+            .await
+            .expect("q");
+        assert_eq!(held as usize, login.offices.len(), "{login:?}");
+    }
+    // Every office holder can sign in (R6): their member is ACTIVE.
+    for u in user::Entity::find().all(&conn).await.expect("users") {
+        let m = member::Entity::find_by_id(u.member_id.expect("member user")).one(&conn).await.expect("q");
+        assert_eq!(m.map(|m| m.status), Some(MemberStatus::Active), "{}", u.username);
+    }
+    let server = TestServer::start(db).await;
+    for login in &report.logins {
+        let token = server.token(&login.username).await;
+        let (_, body) = server.gql_as(&token, "{ viewer { username } }", serde_json::json!({})).await;
+        assert_eq!(body["data"]["viewer"]["username"], login.username.as_str(), "{body}");
     }
 }

@@ -10,9 +10,9 @@ use crate::domain::DomainError;
 use crate::domain::catalogue::{self, BEZIRK, BUND, LAND, STAMM};
 use crate::domain::seed::demo::DEMO_PASSWORD;
 use chrono::{NaiveDate, Utc};
-use entity::{AssignmentStatus, OrgUnitStatus, Visibility, assignment, user};
+use entity::{AssignmentStatus, MemberStatus, OrgUnitStatus, Visibility, assignment, user};
 use rand::{Rng, SeedableRng};
-use sea_orm::{ConnectionTrait, DatabaseConnection, Set, TransactionTrait};
+use sea_orm::{ActiveValue, ConnectionTrait, DatabaseConnection, Set, TransactionTrait};
 use std::collections::HashSet;
 
 const STATES: &[&str] = &[
@@ -48,6 +48,52 @@ pub struct SyntheticReport {
     pub members: u64,
     pub assignments: u64,
     pub users: u64,
+    /// A few of the logins made for office holders, to sign in with (all with the
+    /// demo password): the federation's treasurer, a state treasurer, a local one.
+    pub logins: Vec<SyntheticLogin>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyntheticLogin {
+    pub username: String,
+    /// What the login is an example of, e.g. "state treasurer".
+    pub role: &'static str,
+    /// Every office the member holds (random picks may give one member several),
+    /// e.g. "Landesschatzmeister/in at Landesverband Bayern (state_treasurer at the
+    /// unit, state_treasurer below it)".
+    pub offices: Vec<String>,
+}
+
+/// A unit of the generated tree.
+struct TreeUnit {
+    id: i64,
+    path: String,
+    depth: i32,
+    /// Index into STATES: the Land it belongs to.
+    state: usize,
+    name: String,
+}
+
+/// The first active member at or after `from`, wrapping around; `from` itself when
+/// nobody is active.
+fn next_active(active: &[u64], from: u64) -> i64 {
+    let n = active.len() as u64 * 64;
+    (0..n)
+        .map(|k| (from + k) % n)
+        .find(|i| active.get(*i as usize / 64).is_some_and(|w| w & (1 << (i % 64)) != 0))
+        .unwrap_or(from) as i64
+}
+
+/// One office as the report shows it.
+fn office_text(activity: &str, unit: &str, level_group: Option<&str>, tree_group: Option<&str>) -> String {
+    let groups = match (level_group, tree_group) {
+        (Some(l), Some(t)) if l == t => format!("{l} at the unit and below it"),
+        (Some(l), Some(t)) => format!("{l} at the unit, {t} below it"),
+        (Some(l), None) => format!("{l} at the unit"),
+        (None, Some(t)) => format!("{t} below the unit"),
+        (None, None) => "no permission group".to_owned(),
+    };
+    format!("{activity} at {unit} ({groups})")
 }
 
 /// How many units per level: one root, then Länder, Bezirke and Stämme.
@@ -75,10 +121,10 @@ pub async fn seed(
     let mut ids = NextIds::load(&txn).await?;
     let mut report = SyntheticReport::default();
 
-    // The tree: (id, path, depth, level index, state index) per unit.
+    // The tree, tier by tier.
     let sizes = level_sizes(spec.units);
     let mut rows = Rows::default();
-    let mut tiers: [Vec<(i64, String, i32, usize)>; 4] = Default::default();
+    let mut tiers: [Vec<TreeUnit>; 4] = Default::default();
     for level in [BUND, LAND, BEZIRK, STAMM] {
         for i in 0..sizes[level] {
             let parent = if level == BUND {
@@ -89,7 +135,7 @@ pub async fn seed(
             };
             let state = match (level, parent) {
                 (LAND, _) => i as usize % STATES.len(),
-                (_, Some(p)) => p.3,
+                (_, Some(p)) => p.state,
                 _ => 0,
             };
             let name = match level {
@@ -107,7 +153,7 @@ pub async fn seed(
             };
             let (row, id, path, depth) = unit_row(
                 &mut ids,
-                parent.map(|p| (p.0, p.1.as_str(), p.2)),
+                parent.map(|p| (p.id, p.path.as_str(), p.depth)),
                 cat.levels[level],
                 &name,
                 None,
@@ -116,7 +162,7 @@ pub async fn seed(
                 now,
             );
             rows.units.push(row);
-            tiers[level].push((id, path, depth, state));
+            tiers[level].push(TreeUnit { id, path, depth, state, name });
         }
     }
     report.units = rows.units.len() as u64;
@@ -128,10 +174,13 @@ pub async fn seed(
     let homes: Vec<(i64, usize)> = (0..4)
         .rev()
         .find(|&l| !tiers[l].is_empty())
-        .map(|l| tiers[l].iter().map(|u| (u.0, u.3)).collect())
+        .map(|l| tiers[l].iter().map(|u| (u.id, u.state)).collect())
         .unwrap_or_default();
-    let uppers: Vec<(i64, usize)> = tiers[..3].iter().flatten().map(|u| (u.0, u.3)).collect();
+    let uppers: Vec<(i64, usize)> = tiers[..3].iter().flatten().map(|u| (u.id, u.state)).collect();
     let first_member_id = ids.member;
+    // Which members are ACTIVE, one bit each (125 kB for a million): offices go to
+    // active members only, since nobody else can sign in (R6).
+    let mut active = vec![0_u64; (spec.members as usize).div_ceil(64)];
     let mut remaining = spec.members;
     while remaining > 0 {
         let n = remaining.min(CHUNK as u64);
@@ -150,6 +199,14 @@ pub async fn seed(
             g.member(&mut rows, number, unit_id, &Place { city, postal_code });
             number += 1;
         }
+        for m in &rows.members {
+            if let (ActiveValue::Set(id), ActiveValue::Set(MemberStatus::Active)) = (&m.id, &m.status) {
+                let i = (id - first_member_id) as usize;
+                if let Some(word) = active.get_mut(i / 64) {
+                    *word |= 1 << (i % 64);
+                }
+            }
+        }
         rows.write(&txn).await?;
         txn.commit().await?;
         remaining -= n;
@@ -163,6 +220,9 @@ pub async fn seed(
         let password_hash = hasher.hash(DEMO_PASSWORD).map_err(|e| DomainError::Internal(e.to_string()))?;
         let mut rows = Rows::default();
         let mut holders = HashSet::new();
+        // (member, office text) of every office, and the first treasurer of each tier.
+        let mut held: Vec<(i64, String)> = Vec::new();
+        let mut treasurers: [Option<i64>; 4] = [None; 4];
         let since = NaiveDate::from_ymd_opt(2024, 1, 1).unwrap_or(NaiveDate::MIN);
         for (level, tier) in tiers.iter().enumerate() {
             let offices: &[(&str, Option<&str>, Option<&str>)] = match level {
@@ -183,15 +243,19 @@ pub async fn seed(
             };
             for unit in tier {
                 for (activity, level_group, tree_group) in offices {
-                    let member_id = first_member_id + rng.random_range(0..spec.members as i64);
+                    let member_id = first_member_id + next_active(&active, rng.random_range(0..spec.members));
                     holders.insert(member_id);
+                    held.push((member_id, office_text(activity, &unit.name, *level_group, *tree_group)));
+                    if activity.contains("schatzmeister") && treasurers[level].is_none() {
+                        treasurers[level] = Some(member_id);
+                    }
                     let id = ids.assignment;
                     ids.assignment += 1;
                     rows.assignments.push(assignment::ActiveModel {
                         id: Set(id),
                         member_id: Set(member_id),
                         activity_id: Set(cat.activity(activity)?),
-                        org_unit_id: Set(unit.0),
+                        org_unit_id: Set(unit.id),
                         level_group_id: Set(level_group.map(|k| cat.group(k)).transpose()?),
                         tree_group_id: Set(tree_group.map(|k| cat.group(k)).transpose()?),
                         starts_on: Set(since),
@@ -228,6 +292,17 @@ pub async fn seed(
         }
         report.assignments = rows.assignments.len() as u64;
         report.users = rows.users.len() as u64;
+        let examples =
+            [(BUND, "federation-wide treasurer"), (LAND, "state treasurer"), (STAMM, "local treasurer")];
+        for (level, role) in examples {
+            if let Some(member_id) = treasurers[level] {
+                report.logins.push(SyntheticLogin {
+                    username: format!("m{member_id}"),
+                    role,
+                    offices: held.iter().filter(|(m, _)| *m == member_id).map(|(_, o)| o.clone()).collect(),
+                });
+            }
+        }
         rows.write(&txn).await?;
         txn.commit().await?;
     }
