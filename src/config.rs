@@ -469,7 +469,7 @@ impl Settings {
             parse("VERBAND_MAX_CONNECTIONS_PER_REQUEST", env("VERBAND_MAX_CONNECTIONS_PER_REQUEST"))?
                 .or(file.max_connections_per_request)
         {
-            s.max_connections_per_request = v.max(1);
+            s.max_connections_per_request = v.max(2);
         }
         if let Some(v) = parse("VERBAND_INTROSPECTION", env("VERBAND_INTROSPECTION"))?.or(file.introspection)
         {

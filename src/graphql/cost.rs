@@ -67,7 +67,7 @@ impl Default for Limits {
             max_depth: 12,
             max_cost: 100_000,
             max_fields: 2_000,
-            max_root_fields: 20,
+            max_root_fields: 50,
             max_mutation_fields: 10,
             max_page: 500,
             list_size: 10,
@@ -633,13 +633,13 @@ mod tests {
     #[test]
     fn alias_amplification_is_refused() {
         let mut q = String::from("{");
-        for i in 0..40 {
+        for i in 0..60 {
             let _ = write!(q, " a{i}: members(first: 500) {{ edges {{ node {{ id name }} }} }}");
         }
         q.push('}');
         assert_eq!(limit_of(check(&q)), Limit::RootFields);
-        // 40 × (2 + 500 × 3) = 60,080
-        let limits = Limits { max_root_fields: 100, max_cost: 60_000, ..Limits::default() };
+        // 60 × (2 + 500 × 3) = 90,120
+        let limits = Limits { max_root_fields: 100, max_cost: 90_000, ..Limits::default() };
         assert_eq!(limit_of(check_with(&q, &Variables::default(), &limits)), Limit::Cost);
         // 2,000 aliases of a cheap-looking count.
         let mut q = String::from("{");

@@ -341,14 +341,17 @@ impl Member {
             redact(ctx, Permission::MemberWrite);
             return Ok(None);
         }
-        let conn = &*db(ctx).await?;
         let catalogue = ctx.data::<Arc<Authz>>()?.catalogue().await.map_err(gql)?;
         let mut found = Vec::new();
-        for permission in [Permission::MemberRead, Permission::BankRead] {
-            let holders = who_can_access(conn, &catalogue, req.today, &self.0.home_path, permission)
-                .await
-                .map_err(gql)?;
-            found.push((permission, holders));
+        {
+            // Given back before the loaders are asked (`visible_units_of`).
+            let conn = &*db(ctx).await?;
+            for permission in [Permission::MemberRead, Permission::BankRead] {
+                let holders = who_can_access(conn, &catalogue, req.today, &self.0.home_path, permission)
+                    .await
+                    .map_err(gql)?;
+                found.push((permission, holders));
+            }
         }
         let named: Vec<&crate::authz::explain::Grant> =
             found.iter().flat_map(|(_, h)| h.iter()).flat_map(|(_, g)| g.iter()).collect();

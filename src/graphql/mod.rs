@@ -92,8 +92,10 @@ struct Gate {
 }
 
 impl ConnectionGate {
+    /// At least two: a resolver holding one while it waits for a DataLoader batch
+    /// must leave one for the batch.
     pub fn new(permits: u32) -> Self {
-        let size = permits.max(1) as usize;
+        let size = permits.max(2) as usize;
         Self(Arc::new(Gate {
             permits: Arc::new(tokio::sync::Semaphore::new(size)),
             size,
