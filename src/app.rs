@@ -39,6 +39,8 @@ pub enum AppError {
     Auth(#[from] AuthError),
     #[error("server: {0}")]
     Serve(std::io::Error),
+    #[error("schema: {0}")]
+    Schema(String),
 }
 
 pub struct App {
@@ -89,12 +91,25 @@ impl App {
             OidcVerifier::new(&settings.oidc, settings.oidc_min_refresh),
             settings.login_max_failures,
             settings.login_lockout_seconds,
+            crate::auth::throttle::Limit {
+                max_failures: settings.login_address_max_failures,
+                window: Duration::from_secs(settings.login_address_window_seconds),
+            },
         )?);
         let schema = graphql::schema_builder(&settings)
             .data(db.clone())
             .data(authz.clone())
             .data(auth.clone())
+            .data(metrics.clone())
             .finish();
+        let policy = Arc::new(http::graphql::Policy {
+            shape: graphql::shape::Shape::from_sdl(&schema.sdl()).map_err(AppError::Schema)?,
+            limits: settings.limits.clone(),
+            introspection: settings.introspection,
+            timeout: settings.request_timeout,
+            connections_per_request: settings.max_connections_per_request,
+            trusted_proxies: settings.trusted_proxies.clone(),
+        });
         let listener = TcpListener::bind(settings.listen)
             .await
             .map_err(|source| AppError::Bind { addr: settings.listen, source })?;
@@ -108,6 +123,7 @@ impl App {
             public_url,
             clock: settings.clock,
             metrics,
+            policy,
         };
         let router = http::router(state, &settings);
         Ok(Self { listener, router, db, local_addr, authz, clock: settings.clock, authz_listener })
@@ -132,7 +148,9 @@ impl App {
     ) -> Result<(), AppError> {
         tracing::info!(addr = %self.local_addr, "serving");
         let job = tokio::spawn(lifecycle_every_hour(self.db.clone(), self.authz.clone(), self.clock));
-        let served = axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await;
+        // The peer's address reaches the handlers (sign-in throttling).
+        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        let served = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await;
         // The job stops with the server; an interrupted run rolls back (its
         // transaction is dropped) and the next start repeats it.
         job.abort();

@@ -3,6 +3,8 @@
 //! `Settings` redacts the database URL's password.
 use crate::auth::tokens::{KeyError, SigningKey, load_or_create_key_file, parse_keys};
 use crate::clock::Clock;
+use crate::graphql::cost::Limits;
+use crate::http::client::IpNet;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -15,6 +17,30 @@ pub enum ConfigError {
     Parse { path: PathBuf, message: String },
     #[error("invalid value for {key}: {message}")]
     Invalid { key: &'static str, message: String },
+}
+
+/// Who may use GraphQL introspection (`__schema`, `__type`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Introspection {
+    /// Everybody: GraphiQL's documentation and code generators work anonymously.
+    On,
+    /// Signed-in callers only.
+    SignedIn,
+    Off,
+}
+
+impl std::str::FromStr for Introspection {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "on" => Ok(Self::On),
+            "signed_in" => Ok(Self::SignedIn),
+            "off" => Ok(Self::Off),
+            other => Err(format!("expected on, signed_in or off, got {other:?}")),
+        }
+    }
 }
 
 /// Every environment variable verband reads (the server, its commands and its
@@ -30,6 +56,17 @@ pub const KNOWN_VARIABLES: &[&str] = &[
     "VERBAND_MAX_BODY_BYTES",
     "VERBAND_MAX_QUERY_DEPTH",
     "VERBAND_MAX_QUERY_COMPLEXITY",
+    "VERBAND_MAX_QUERY_BYTES",
+    "VERBAND_MAX_QUERY_TOKENS",
+    "VERBAND_MAX_QUERY_FIELDS",
+    "VERBAND_MAX_ROOT_FIELDS",
+    "VERBAND_MAX_MUTATION_FIELDS",
+    "VERBAND_REQUEST_TIMEOUT_SECONDS",
+    "VERBAND_MAX_CONNECTIONS_PER_REQUEST",
+    "VERBAND_INTROSPECTION",
+    "VERBAND_LOGIN_ADDRESS_MAX_FAILURES",
+    "VERBAND_LOGIN_ADDRESS_WINDOW_SECONDS",
+    "VERBAND_TRUSTED_PROXIES",
     "VERBAND_LOG_FORMAT",
     "VERBAND_LOG",
     "VERBAND_PASSWORD_MEMORY_KIB",
@@ -127,8 +164,13 @@ pub struct Settings {
     pub demo_data: bool,
     pub db_max_connections: u32,
     pub max_body_bytes: usize,
-    pub max_query_depth: usize,
-    pub max_query_complexity: usize,
+    /// What one GraphQL request may cost: text, depth, cost, fields, root fields.
+    pub limits: Limits,
+    /// The time budget of a GraphQL query (mutations are never cut off).
+    pub request_timeout: std::time::Duration,
+    /// Pooled connections one request may use at the same time.
+    pub max_connections_per_request: u32,
+    pub introspection: Introspection,
     pub log_format: LogFormat,
     pub password: PasswordParams,
     /// Access tokens of local sign-in.
@@ -136,6 +178,12 @@ pub struct Settings {
     /// Failed logins before a lockout, and its length.
     pub login_max_failures: u32,
     pub login_lockout_seconds: u64,
+    /// Failed sign-ins from one client address within the window before that
+    /// address is refused (sliding window).
+    pub login_address_max_failures: u32,
+    pub login_address_window_seconds: u64,
+    /// Proxies whose `X-Forwarded-For` names the client; nobody's by default.
+    pub trusted_proxies: Vec<IpNet>,
     /// OpenID Connect issuers whose bearer tokens are accepted.
     pub oidc: Vec<OidcIssuer>,
     /// Where browsers reach this server, e.g. `https://mv.example.org`; by default
@@ -198,6 +246,11 @@ impl std::fmt::Debug for Settings {
             .field("demo_data", &self.demo_data)
             .field("db_max_connections", &self.db_max_connections)
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("limits", &self.limits)
+            .field("request_timeout", &self.request_timeout)
+            .field("max_connections_per_request", &self.max_connections_per_request)
+            .field("introspection", &self.introspection)
+            .field("trusted_proxies", &self.trusted_proxies)
             .field("log_format", &self.log_format)
             .field("tokens", &self.tokens)
             .field("oidc", &self.oidc)
@@ -231,8 +284,19 @@ struct FileConfig {
     demo_data: Option<bool>,
     db_max_connections: Option<u32>,
     max_body_bytes: Option<usize>,
-    max_query_depth: Option<usize>,
-    max_query_complexity: Option<usize>,
+    max_query_depth: Option<u32>,
+    max_query_complexity: Option<u64>,
+    max_query_bytes: Option<usize>,
+    max_query_tokens: Option<usize>,
+    max_query_fields: Option<u64>,
+    max_root_fields: Option<u64>,
+    max_mutation_fields: Option<u64>,
+    request_timeout_seconds: Option<u64>,
+    max_connections_per_request: Option<u32>,
+    introspection: Option<Introspection>,
+    login_address_max_failures: Option<u32>,
+    login_address_window_seconds: Option<u64>,
+    trusted_proxies: Option<String>,
     log_format: Option<LogFormat>,
     password_memory_kib: Option<u32>,
     password_iterations: Option<u32>,
@@ -312,13 +376,18 @@ impl Settings {
             demo_data: true,
             db_max_connections: 10,
             max_body_bytes: 1024 * 1024,
-            max_query_depth: 12,
-            max_query_complexity: 5_000,
+            limits: Limits::default(),
+            request_timeout: std::time::Duration::from_secs(10),
+            max_connections_per_request: 3,
+            introspection: Introspection::On,
             log_format: LogFormat::Text,
             password: PasswordParams::default(),
             tokens: TokenSettings::default(),
             login_max_failures: 5,
             login_lockout_seconds: 900,
+            login_address_max_failures: 10,
+            login_address_window_seconds: 900,
+            trusted_proxies: Vec::new(),
             oidc: Vec::new(),
             public_url: None,
             cors_origins: Vec::new(),
@@ -360,6 +429,8 @@ impl Settings {
                 .transpose()
         }
 
+        // Read before the file's other values are taken out of it.
+        let request_limits = limits(&env, &file, Limits::default())?;
         let data_dir = env("VERBAND_DATA_DIR")
             .map(PathBuf::from)
             .or(file.data_dir)
@@ -388,15 +459,37 @@ impl Settings {
         {
             s.max_body_bytes = v;
         }
-        if let Some(v) =
-            parse("VERBAND_MAX_QUERY_DEPTH", env("VERBAND_MAX_QUERY_DEPTH"))?.or(file.max_query_depth)
+        s.limits = request_limits;
+        if let Some(v) = parse("VERBAND_REQUEST_TIMEOUT_SECONDS", env("VERBAND_REQUEST_TIMEOUT_SECONDS"))?
+            .or(file.request_timeout_seconds)
         {
-            s.max_query_depth = v;
+            s.request_timeout = std::time::Duration::from_secs(v.max(1));
         }
-        if let Some(v) = parse("VERBAND_MAX_QUERY_COMPLEXITY", env("VERBAND_MAX_QUERY_COMPLEXITY"))?
-            .or(file.max_query_complexity)
+        if let Some(v) =
+            parse("VERBAND_MAX_CONNECTIONS_PER_REQUEST", env("VERBAND_MAX_CONNECTIONS_PER_REQUEST"))?
+                .or(file.max_connections_per_request)
         {
-            s.max_query_complexity = v;
+            s.max_connections_per_request = v.max(2);
+        }
+        if let Some(v) = parse("VERBAND_INTROSPECTION", env("VERBAND_INTROSPECTION"))?.or(file.introspection)
+        {
+            s.introspection = v;
+        }
+        if let Some(v) =
+            parse("VERBAND_LOGIN_ADDRESS_MAX_FAILURES", env("VERBAND_LOGIN_ADDRESS_MAX_FAILURES"))?
+                .or(file.login_address_max_failures)
+        {
+            s.login_address_max_failures = v.max(1);
+        }
+        if let Some(v) =
+            parse("VERBAND_LOGIN_ADDRESS_WINDOW_SECONDS", env("VERBAND_LOGIN_ADDRESS_WINDOW_SECONDS"))?
+                .or(file.login_address_window_seconds)
+        {
+            s.login_address_window_seconds = v;
+        }
+        if let Some(v) = env("VERBAND_TRUSTED_PROXIES").or(file.trusted_proxies) {
+            s.trusted_proxies = crate::http::client::parse_list(&v)
+                .map_err(|message| ConfigError::Invalid { key: "VERBAND_TRUSTED_PROXIES", message })?;
         }
         if let Some(v) = env("VERBAND_LOG_FORMAT") {
             s.log_format = match v.as_str() {
@@ -487,6 +580,53 @@ impl Settings {
     }
 }
 
+/// The request limits: each from the environment, else the file, else `defaults`.
+fn limits(
+    env: &impl Fn(&str) -> Option<String>,
+    file: &FileConfig,
+    defaults: Limits,
+) -> Result<Limits, ConfigError> {
+    fn pick<T: std::str::FromStr + Copy>(
+        key: &'static str,
+        env: &impl Fn(&str) -> Option<String>,
+        file: Option<T>,
+        default: T,
+    ) -> Result<T, ConfigError>
+    where
+        T::Err: std::fmt::Display,
+    {
+        match env(key) {
+            Some(v) => v.parse::<T>().map_err(|e| ConfigError::Invalid { key, message: e.to_string() }),
+            None => Ok(file.unwrap_or(default)),
+        }
+    }
+    Ok(Limits {
+        max_query_bytes: pick(
+            "VERBAND_MAX_QUERY_BYTES",
+            env,
+            file.max_query_bytes,
+            defaults.max_query_bytes,
+        )?,
+        max_tokens: pick("VERBAND_MAX_QUERY_TOKENS", env, file.max_query_tokens, defaults.max_tokens)?,
+        max_depth: pick("VERBAND_MAX_QUERY_DEPTH", env, file.max_query_depth, defaults.max_depth)?,
+        max_cost: pick("VERBAND_MAX_QUERY_COMPLEXITY", env, file.max_query_complexity, defaults.max_cost)?,
+        max_fields: pick("VERBAND_MAX_QUERY_FIELDS", env, file.max_query_fields, defaults.max_fields)?,
+        max_root_fields: pick(
+            "VERBAND_MAX_ROOT_FIELDS",
+            env,
+            file.max_root_fields,
+            defaults.max_root_fields,
+        )?,
+        max_mutation_fields: pick(
+            "VERBAND_MAX_MUTATION_FIELDS",
+            env,
+            file.max_mutation_fields,
+            defaults.max_mutation_fields,
+        )?,
+        ..defaults
+    })
+}
+
 pub fn sqlite_url(data_dir: &Path) -> String {
     format!("sqlite://{}?mode=rwc", data_dir.join("verband.db").display())
 }
@@ -555,6 +695,22 @@ mod tests {
         assert_eq!(s.oidc.len(), 2);
         assert!(!format!("{s:?}").contains("hunter2"));
         assert!(from(&[("VERBAND_OIDC_ISSUER", "https://x")], "").is_err(), "audience required");
+    }
+
+    #[test]
+    fn request_limits_come_from_file_and_environment() {
+        let s = from(
+            &[("VERBAND_MAX_QUERY_COMPLEXITY", "900"), ("VERBAND_INTROSPECTION", "signed_in")],
+            "max_query_complexity = 5\nmax_root_fields = 7\ntrusted_proxies = \"10.0.0.0/8\"",
+        )
+        .expect("settings");
+        assert_eq!(s.limits.max_cost, 900);
+        assert_eq!(s.limits.max_root_fields, 7);
+        assert_eq!(s.limits.max_depth, Limits::default().max_depth);
+        assert_eq!(s.introspection, Introspection::SignedIn);
+        assert_eq!(s.trusted_proxies.len(), 1);
+        assert!(from(&[("VERBAND_INTROSPECTION", "maybe")], "").is_err());
+        assert!(from(&[("VERBAND_TRUSTED_PROXIES", "10.0.0.0/99")], "").is_err());
     }
 
     #[test]

@@ -49,10 +49,13 @@ impl Authenticator {
         now: DateTime<Utc>,
         request_id: Option<String>,
     ) -> Result<(api_token::Model, String), AuthError> {
-        let name = name.trim();
-        if name.is_empty() || name.len() > 100 {
-            return Err(AuthError::BadInput { field: "name", message: "must be 1 to 100 characters".into() });
-        }
+        let name = crate::domain::validate::text("name", name, 100).map_err(|e| match e {
+            crate::domain::DomainError::BadInput { message, .. } => {
+                AuthError::BadInput { field: "name", message }
+            }
+            other => AuthError::BadInput { field: "name", message: other.to_string() },
+        })?;
+        let name = name.as_str();
         if expires_at.is_some_and(|e| e <= now) {
             return Err(AuthError::BadInput { field: "expiresAt", message: "must be in the future".into() });
         }

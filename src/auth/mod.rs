@@ -4,6 +4,7 @@ pub mod browser;
 pub mod oidc;
 pub mod password;
 pub mod signin;
+pub mod throttle;
 pub mod tokens;
 
 /// The authenticated identity behind a request. Authorization (what the caller may

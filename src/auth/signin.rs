@@ -25,6 +25,9 @@ pub enum AuthError {
     /// disabled or left user: nothing to learn from it.
     #[error("invalid username or password")]
     InvalidCredentials,
+    /// Refused by the sign-in throttle; shown exactly like `InvalidCredentials`.
+    #[error("invalid username or password")]
+    Throttled(super::throttle::Scope),
     #[error("invalid or expired token")]
     InvalidToken,
     #[error("{0}")]
@@ -70,6 +73,7 @@ pub struct Authenticator {
     oidc: OidcVerifier,
     max_failures: i32,
     lockout: chrono::Duration,
+    throttle: super::throttle::SignInThrottle,
     /// Verified against when the username is unknown, so both cases take as long.
     dummy_hash: Arc<String>,
 }
@@ -93,6 +97,7 @@ impl Authenticator {
         oidc: OidcVerifier,
         max_failures: u32,
         lockout_seconds: u64,
+        address_limit: super::throttle::Limit,
     ) -> Result<Self, AuthError> {
         let dummy_hash = Arc::new(hasher.hash(&random_id()).map_err(|_| AuthError::Internal)?);
         Ok(Self {
@@ -102,6 +107,14 @@ impl Authenticator {
             oidc,
             max_failures: i32::try_from(max_failures).unwrap_or(i32::MAX),
             lockout: chrono::Duration::seconds(i64::try_from(lockout_seconds).unwrap_or(i64::MAX / 1000)),
+            // Per account exactly what the lockout allows (never longer).
+            throttle: super::throttle::SignInThrottle::new(
+                super::throttle::Limit {
+                    max_failures: Ord::max(max_failures, 1),
+                    window: std::time::Duration::from_secs(Ord::max(lockout_seconds, 1)),
+                },
+                address_limit,
+            ),
             dummy_hash,
         })
     }
@@ -137,10 +150,26 @@ impl Authenticator {
         let hasher = self.hasher.clone();
         let password = password.to_owned();
         let stored = stored.unwrap_or_else(|| self.dummy_hash.as_str().to_owned());
+        let _turn = self.throttle.hashing_turn().await;
         tokio::task::spawn_blocking(move || hasher.verify(&password, &stored)).await.unwrap_or(false)
     }
 
+    /// `client`: the caller's address, for the throttle (None when unknown).
     pub async fn login(
+        &self,
+        username: &str,
+        password: &str,
+        now: DateTime<Utc>,
+        request_id: Option<String>,
+        client: Option<std::net::IpAddr>,
+    ) -> Result<Issued, AuthError> {
+        let attempt = self.throttle.begin(username, client).map_err(AuthError::Throttled)?;
+        let issued = self.check_password(username, password, now, request_id).await?;
+        attempt.succeeded();
+        Ok(issued)
+    }
+
+    async fn check_password(
         &self,
         username: &str,
         password: &str,
@@ -303,6 +332,13 @@ impl Authenticator {
                 field: "subject",
                 message: "issuer and subject are required".into(),
             });
+        }
+        for (field, value) in [("issuer", issuer), ("subject", subject)] {
+            if let Err(crate::domain::DomainError::BadInput { message, .. }) =
+                crate::domain::validate::text(field, value, 1000)
+            {
+                return Err(AuthError::BadInput { field, message });
+            }
         }
         let linked = external_subject(issuer.trim(), subject.trim());
         let Some(target) = user::Entity::find_by_id(target_user_id).one(&self.db).await? else {

@@ -108,10 +108,7 @@ pub async fn apply(
     takes_members(&unit, actor.today)?;
     let first_name = validate::text("firstName", &input.first_name, 100)?;
     let last_name = validate::text("lastName", &input.last_name, 100)?;
-    let birth_date = validate::not_future("birthDate", input.birth_date, actor.today)?;
-    if age_on(birth_date, actor.today) > 120 {
-        return Err(DomainError::bad_input("birthDate", "is not a plausible birth date"));
-    }
+    let birth_date = validate::birth_date("birthDate", input.birth_date, actor.today)?;
     let gender = validate::optional_text("gender", input.gender.as_deref(), 16)?;
     let email = validate::email("email", input.email.as_deref())?;
     let phone = validate::optional_text("phone", input.phone.as_deref(), 64)?;
@@ -295,7 +292,7 @@ pub async fn reject(
     reason: &str,
 ) -> Result<admission::Model, DomainError> {
     let (adm, _) = for_decision(db, actor, id).await?;
-    let reason = validate::text("reason", reason, 1000)?;
+    let reason = validate::free_text("reason", reason, 1000)?;
     still_pending(&adm)?;
     let txn = db.begin().await?;
     decide(&txn, actor, id, AdmissionStatus::Rejected, Some(reason)).await?;

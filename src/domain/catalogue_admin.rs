@@ -260,7 +260,7 @@ pub async fn create_group(
     require_catalogue_manage(actor)?;
     let key = validate_key(input.key)?;
     let name = validate::text("name", input.name, MAX_NAME_LEN)?;
-    let description = validate::optional_text("description", input.description, MAX_DESCRIPTION_LEN)?;
+    let description = validate::optional_free_text("description", input.description, MAX_DESCRIPTION_LEN)?;
     let permissions = validate_permissions(input.kind, input.permissions)?;
     check_no_system_escalation(actor, permissions.iter())?;
     let taken =
@@ -314,7 +314,7 @@ pub async fn update_group(
     let name = change.name.map(|n| validate::text("name", n, MAX_NAME_LEN)).transpose()?;
     let description = change
         .description
-        .map(|d| validate::optional_text("description", Some(d), MAX_DESCRIPTION_LEN))
+        .map(|d| validate::optional_free_text("description", Some(d), MAX_DESCRIPTION_LEN))
         .transpose()?;
     let new_permissions = change.permissions.map(|p| validate_permissions(before.kind, p)).transpose()?;
     let old_permissions = permissions_of(db, group_id).await?;

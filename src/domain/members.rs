@@ -267,7 +267,11 @@ pub async fn create_member(
     let first_name = validate::text("firstName", &input.first_name, 100)?;
     let last_name = validate::text("lastName", &input.last_name, 100)?;
     let birth_date =
-        input.birth_date.map(|d| validate::not_future("birthDate", d, actor.today)).transpose()?;
+        input.birth_date.map(|d| validate::birth_date("birthDate", d, actor.today)).transpose()?;
+    let joined_on = match input.joined_on {
+        Some(d) => validate::joined_on("joinedOn", d, birth_date, actor.today)?,
+        None => actor.today,
+    };
     let email = validate::email("email", input.email.as_deref())?;
     let phone = validate::optional_text("phone", input.phone.as_deref(), 64)?;
     let street = validate::optional_text("address.street", input.address.street.as_deref(), 200)?;
@@ -314,7 +318,7 @@ pub async fn create_member(
             city,
             country,
             status,
-            joined_on: input.joined_on.or(Some(actor.today)),
+            joined_on: Some(joined_on),
             left_on: None,
             voting_rights: input.voting_rights,
             tags: json!(tags),
@@ -416,7 +420,7 @@ pub async fn update_member(
         m.last_name = validate::text("lastName", v, 100)?;
     }
     if let Some(v) = changes.birth_date {
-        m.birth_date = v.map(|d| validate::not_future("birthDate", d, actor.today)).transpose()?;
+        m.birth_date = v.map(|d| validate::birth_date("birthDate", d, actor.today)).transpose()?;
     }
     if let Some(v) = &changes.gender {
         m.gender = gender(v.as_deref())?;
@@ -450,6 +454,13 @@ pub async fn update_member(
     }
     if let Some(v) = changes.joined_on {
         m.joined_on = v;
+    }
+    // The two dates checked together, whichever of them changed.
+    if (changes.joined_on.is_some() || changes.birth_date.is_some())
+        && let Some(joined) = m.joined_on
+    {
+        let field = if changes.joined_on.is_some() { "joinedOn" } else { "birthDate" };
+        validate::joined_on(field, joined, m.birth_date, actor.today)?;
     }
     if let Some(v) = changes.voting_rights {
         m.voting_rights = v;
@@ -633,7 +644,7 @@ pub async fn record_payment(
     }
     let paid_on = validate::not_future("paidOn", input.paid_on, actor.today)?;
     validate::ordered("periodTo", input.period_from, input.period_to)?;
-    let note = validate::optional_text("note", input.note.as_deref(), 500)?;
+    let note = validate::optional_free_text("note", input.note.as_deref(), 500)?;
     let txn = db.begin().await?;
     let saved = payment::ActiveModel {
         member_id: Set(row.member.id),

@@ -106,7 +106,7 @@ pub async fn request(
     if row.member.status == MemberStatus::Left {
         return Err(DomainError::Conflict("the member has left and cannot be transferred".into()));
     }
-    let reason = validate::optional_text("reason", reason, 1000)?;
+    let reason = validate::optional_free_text("reason", reason, 1000)?;
 
     let txn = db.begin().await?;
     // A write that changes nothing, first in the transaction: it takes the member's
@@ -283,7 +283,7 @@ pub async fn reject(
     reason: &str,
 ) -> Result<transfer::Model, DomainError> {
     let row = for_decision(db, actor, id, Side::Destination, "rejecting").await?;
-    let reason = validate::text("reason", reason, 1000)?;
+    let reason = validate::free_text("reason", reason, 1000)?;
     finish(db, actor, row, TransferStatus::Rejected, Some(Some(reason)), "transfer.reject").await
 }
 

@@ -68,10 +68,10 @@ fn validate_username(field: &'static str, username: &str) -> Result<String, Doma
     if username.is_empty() || username.chars().count() > MAX_USERNAME_LEN {
         return Err(DomainError::bad_input(field, format!("must be 1 to {MAX_USERNAME_LEN} characters")));
     }
-    if username.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    if username.chars().any(char::is_whitespace) {
         return Err(DomainError::bad_input(field, "must not contain spaces"));
     }
-    Ok(username.to_owned())
+    validate::text(field, username, MAX_USERNAME_LEN)
 }
 
 fn validate_password(field: &'static str, password: &str) -> Result<(), DomainError> {

@@ -1,11 +1,61 @@
 //! Input checks shared by the workflows: each names the field it refuses, in the
 //! API's spelling (`firstName`, `address.postalCode`).
+//!
+//! Text hygiene lives here, for every text a workflow stores or searches: no NUL
+//! or other control characters (ANSI escape sequences start with one), no
+//! bidirectional overrides or isolates (they make `Anna` display as something
+//! else in lists, exports and logs), and no line breaks in one-line fields. Free
+//! text (notes, reasons, descriptions) may keep line breaks and tabs.
 use super::DomainError;
-use chrono::NaiveDate;
+use chrono::{Days, NaiveDate};
 use iban::{Iban, IbanLike};
 
-/// Trimmed, non-empty, at most `max` characters.
-pub fn text(field: &'static str, value: &str, max: usize) -> Result<String, DomainError> {
+/// The earliest birth date taken as plausible.
+pub const EARLIEST_BIRTH_DATE: NaiveDate = match NaiveDate::from_ymd_opt(1900, 1, 1) {
+    Some(d) => d,
+    None => NaiveDate::MIN,
+};
+
+/// Any date the API accepts lies in these years: no member, payment or office is
+/// older, and nothing is planned further ahead.
+pub const PLAUSIBLE_YEARS: std::ops::RangeInclusive<i32> = 1900..=2199;
+
+/// A date within [`PLAUSIBLE_YEARS`].
+pub fn plausible_date(d: NaiveDate) -> bool {
+    use chrono::Datelike;
+    PLAUSIBLE_YEARS.contains(&d.year())
+}
+
+/// What a text may not contain: NUL and other control characters (line breaks and
+/// tabs only where `multiline`), bidirectional overrides and isolates, and in one
+/// line no Unicode line or paragraph separators either.
+fn hygiene(field: &'static str, value: &str, multiline: bool) -> Result<(), DomainError> {
+    for c in value.chars() {
+        let allowed_break = multiline && matches!(c, '\n' | '\t' | '\r');
+        if c.is_control() && !allowed_break {
+            let what = if matches!(c, '\n' | '\r' | '\u{2028}' | '\u{2029}') {
+                "a line break"
+            } else if c == '\u{1b}' {
+                "an escape sequence"
+            } else {
+                "a control character"
+            };
+            return Err(DomainError::bad_input(field, format!("must not contain {what}")));
+        }
+        if matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}') {
+            return Err(DomainError::bad_input(
+                field,
+                "must not contain bidirectional overrides or isolates",
+            ));
+        }
+        if !multiline && matches!(c, '\u{2028}' | '\u{2029}') {
+            return Err(DomainError::bad_input(field, "must not contain a line break"));
+        }
+    }
+    Ok(())
+}
+
+fn checked(field: &'static str, value: &str, max: usize, multiline: bool) -> Result<String, DomainError> {
     let v = value.trim();
     if v.is_empty() {
         return Err(DomainError::bad_input(field, "must not be empty"));
@@ -13,7 +63,13 @@ pub fn text(field: &'static str, value: &str, max: usize) -> Result<String, Doma
     if v.chars().count() > max {
         return Err(DomainError::bad_input(field, format!("must be at most {max} characters")));
     }
+    hygiene(field, v, multiline)?;
     Ok(v.to_owned())
+}
+
+/// One line of text: trimmed, non-empty, at most `max` characters, clean.
+pub fn text(field: &'static str, value: &str, max: usize) -> Result<String, DomainError> {
+    checked(field, value, max, false)
 }
 
 /// Like `text`, but empty means "none".
@@ -26,6 +82,70 @@ pub fn optional_text(
         None | Some("") => Ok(None),
         Some(v) => text(field, v, max).map(Some),
     }
+}
+
+/// Free text (a note, a reason): like `text`, line breaks and tabs allowed.
+pub fn free_text(field: &'static str, value: &str, max: usize) -> Result<String, DomainError> {
+    checked(field, value, max, true)
+}
+
+/// Like `free_text`, but empty means "none".
+pub fn optional_free_text(
+    field: &'static str,
+    value: Option<&str>,
+    max: usize,
+) -> Result<Option<String>, DomainError> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(v) => free_text(field, v, max).map(Some),
+    }
+}
+
+/// What a caller searches for: clean one-line text of at most `max` characters
+/// (empty is allowed: no search).
+pub fn search(field: &'static str, value: &str, max: usize) -> Result<(), DomainError> {
+    if value.chars().count() > max {
+        return Err(DomainError::bad_input(field, format!("must be at most {max} characters")));
+    }
+    hygiene(field, value.trim(), false)
+}
+
+/// A birth date: from 1900 to today.
+pub fn birth_date(field: &'static str, value: NaiveDate, today: NaiveDate) -> Result<NaiveDate, DomainError> {
+    if value < EARLIEST_BIRTH_DATE || value > today {
+        return Err(DomainError::bad_input(
+            field,
+            format!("must lie between {EARLIEST_BIRTH_DATE} and {today}"),
+        ));
+    }
+    Ok(value)
+}
+
+/// The day a membership begins: not before the member was born, and at most the
+/// statutory notice ahead (as a leaving date).
+pub fn joined_on(
+    field: &'static str,
+    value: NaiveDate,
+    birth_date: Option<NaiveDate>,
+    today: NaiveDate,
+) -> Result<NaiveDate, DomainError> {
+    let latest =
+        today.checked_add_days(Days::new(super::retention::MAX_NOTICE_DAYS)).unwrap_or(NaiveDate::MAX);
+    if value > latest {
+        return Err(DomainError::bad_input(
+            field,
+            format!("may lie at most two years ahead (until {latest})"),
+        ));
+    }
+    if let Some(born) = birth_date
+        && value < born
+    {
+        return Err(DomainError::bad_input(field, format!("must not be before the birth date {born}")));
+    }
+    if value < EARLIEST_BIRTH_DATE {
+        return Err(DomainError::bad_input(field, format!("must not be before {EARLIEST_BIRTH_DATE}")));
+    }
+    Ok(value)
 }
 
 /// A plausible e-mail address (one `@`, a dot in the domain, no spaces); delivery
@@ -130,6 +250,54 @@ mod tests {
         let err = iban("iban", "DE44500105175407324932").expect_err("wrong check digits");
         assert!(matches!(err, DomainError::BadInput { field: "iban", .. }));
         assert!(iban("iban", "hello").is_err());
+    }
+
+    #[test]
+    fn texts_refuse_control_characters_escapes_and_bidi_controls() {
+        for bad in [
+            "Anna\u{0}Lena",
+            "Anna\nLena",
+            "Anna\rLena",
+            "\u{1b}[31mAnna",
+            "Anna\u{202E}anneL",
+            "Anna\u{2066}x",
+            "A\u{2028}B",
+            "A\u{85}B",
+            "A\u{9b}31m",
+        ] {
+            assert!(
+                matches!(text("firstName", bad, 100), Err(DomainError::BadInput { field: "firstName", .. })),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(text("firstName", "Zoë-Ünal O'Brien", 100).ok().as_deref(), Some("Zoë-Ünal O'Brien"));
+        assert_eq!(
+            text("lastName", "אברהם", 100).ok().as_deref(),
+            Some("אברהם"),
+            "right-to-left scripts are fine"
+        );
+        assert!(free_text("note", "Zeile 1\nZeile 2\tEnde", 100).is_ok());
+        assert!(free_text("note", "bad\u{0}", 100).is_err());
+        assert!(free_text("note", "bad\u{1b}[2J", 100).is_err());
+        assert!(search("filter.search", "\u{0}", 100).is_err());
+        assert!(search("filter.search", "", 100).is_ok());
+    }
+
+    #[test]
+    fn birth_and_joining_dates_are_plausible() {
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date");
+        let today = d("2026-03-15");
+        assert!(birth_date("birthDate", d("1899-12-31"), today).is_err());
+        assert!(birth_date("birthDate", d("1900-01-01"), today).is_ok());
+        assert!(birth_date("birthDate", d("2026-03-16"), today).is_err());
+        assert!(
+            joined_on("joinedOn", d("2010-01-01"), Some(d("2011-01-01")), today).is_err(),
+            "before birth"
+        );
+        assert!(joined_on("joinedOn", d("9999-12-31"), None, today).is_err());
+        assert!(joined_on("joinedOn", d("2027-03-15"), None, today).is_ok(), "a year ahead");
+        assert!(joined_on("joinedOn", d("2011-01-01"), Some(d("2011-01-01")), today).is_ok());
+        assert!(!plausible_date(d("1800-01-01")) && plausible_date(d("2199-12-31")));
     }
 
     #[test]

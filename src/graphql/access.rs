@@ -172,13 +172,17 @@ pub async fn explain_access(
             "explaining another user's access needs user.manage or audit.read".into(),
         )));
     }
-    let conn = db(ctx)?;
-    let row = members::find_visible(conn, &req.grants, member_raw).await.map_err(gql)?;
-    let Some(row) = row.filter(|r| echo::may_explain_member(Some(&r.access))) else {
-        return Err(gql(ApiError::NotFound));
-    };
-    let Some(facts) = SubjectFacts::load(conn, subject).await.map_err(gql)? else {
-        return Err(gql(ApiError::bad_input("userId", "no such user")));
+    // The connection is given back before the loaders are asked (`visible_units_of`).
+    let (row, facts) = {
+        let conn = &*db(ctx).await?;
+        let row = members::find_visible(conn, &req.grants, member_raw).await.map_err(gql)?;
+        let Some(row) = row.filter(|r| echo::may_explain_member(Some(&r.access))) else {
+            return Err(gql(ApiError::NotFound));
+        };
+        let Some(facts) = SubjectFacts::load(conn, subject).await.map_err(gql)? else {
+            return Err(gql(ApiError::bad_input("userId", "no such user")));
+        };
+        (row, facts)
     };
     let catalogue = ctx.data::<Arc<Authz>>()?.catalogue().await.map_err(gql)?;
     let target = Target { unit_path: &row.home_path, member_id: Some(row.member.id) };
@@ -212,15 +216,18 @@ pub async fn who_can_access(
         )));
     }
     let unit_raw = id::decode(&org_unit_id, Kind::OrgUnit, "orgUnitId")?;
-    let conn = db(ctx)?;
-    let unit = org_unit::Entity::find_by_id(unit_raw).one(conn).await.map_err(gql)?;
-    let Some(unit) = unit.filter(|u| echo::may_name_unit(&req.grants, u)) else {
-        return Err(gql(ApiError::NotFound));
+    // The connection is given back before the loaders are asked (`visible_units_of`).
+    let holders = {
+        let conn = &*db(ctx).await?;
+        let unit = org_unit::Entity::find_by_id(unit_raw).one(conn).await.map_err(gql)?;
+        let Some(unit) = unit.filter(|u| echo::may_name_unit(&req.grants, u)) else {
+            return Err(gql(ApiError::NotFound));
+        };
+        let catalogue = ctx.data::<Arc<Authz>>()?.catalogue().await.map_err(gql)?;
+        explain::who_can_access(conn, &catalogue, req.today, &unit.path, permission.into())
+            .await
+            .map_err(gql)?
     };
-    let catalogue = ctx.data::<Arc<Authz>>()?.catalogue().await.map_err(gql)?;
-    let holders = explain::who_can_access(conn, &catalogue, req.today, &unit.path, permission.into())
-        .await
-        .map_err(gql)?;
     let visible = visible_units_of(ctx, holders.iter().flat_map(|(_, g)| g.iter()).collect()).await?;
     Ok(holders
         .into_iter()

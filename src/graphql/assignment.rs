@@ -5,6 +5,7 @@ use super::error::{ApiError, gql};
 use super::id::{self, Kind};
 use super::loaders::{Loaders, load_error};
 use super::member::Member;
+use super::not_null;
 use super::org_unit::OrgUnit;
 use super::scalars::{Date, DateTime};
 use super::{db, request, signed_in};
@@ -140,7 +141,7 @@ async fn group(ctx: &Context<'_>, id: Option<i64>) -> async_graphql::Result<Opti
 
 /// `node(id)` for assignments; null when missing or not visible.
 pub async fn node(ctx: &Context<'_>, raw_id: i64) -> async_graphql::Result<Option<Assignment>> {
-    let Some(row) = assignment::Entity::find_by_id(raw_id).one(db(ctx)?).await.map_err(gql)? else {
+    let Some(row) = assignment::Entity::find_by_id(raw_id).one(&*db(ctx).await?).await.map_err(gql)? else {
         return Ok(None);
     };
     let loaders = ctx.data::<Loaders>()?;
@@ -216,12 +217,11 @@ pub struct UpdateAssignmentInput {
     pub level_group_id: MaybeUndefined<ID>,
     /// The group strictly below the unit; null removes it.
     pub tree_group_id: MaybeUndefined<ID>,
-    /// The first day; null keeps it.
-    pub starts_on: Option<Date>,
+    /// The first day.
+    pub starts_on: MaybeUndefined<Date>,
     /// The last day (inclusive); null makes the end open.
     pub ends_on: MaybeUndefined<Date>,
-    /// The status; null keeps it.
-    pub status: Option<AssignmentStatus>,
+    pub status: MaybeUndefined<AssignmentStatus>,
 }
 
 #[derive(Default)]
@@ -254,8 +254,9 @@ impl AssignmentMutation {
         };
         let authz = ctx.data::<Arc<Authz>>()?;
         let catalogue = authz.catalogue().await.map_err(gql)?;
-        let created =
-            domain::create(db(ctx)?, &req.actor(), &catalogue, authz.as_ref(), new).await.map_err(gql)?;
+        let created = domain::create(&*db(ctx).await?, &req.actor(), &catalogue, authz.as_ref(), new)
+            .await
+            .map_err(gql)?;
         Ok(Assignment(created))
     }
 
@@ -274,20 +275,21 @@ impl AssignmentMutation {
         let changes = AssignmentChanges {
             level_group_id: decode_change(input.level_group_id, "levelGroupId")?,
             tree_group_id: decode_change(input.tree_group_id, "treeGroupId")?,
-            starts_on: input.starts_on.map(|d| d.0),
+            starts_on: not_null("startsOn", input.starts_on)?.map(|d| d.0),
             ends_on: match input.ends_on {
                 MaybeUndefined::Undefined => None,
                 MaybeUndefined::Null => Some(None),
                 MaybeUndefined::Value(d) => Some(Some(d.0)),
             },
-            status: input.status.map(Into::into),
+            status: not_null("status", input.status)?.map(Into::into),
         };
         let authz = ctx.data::<Arc<Authz>>()?;
         let catalogue = authz.catalogue().await.map_err(gql)?;
         let req = request(ctx);
-        let updated = domain::update(db(ctx)?, &req.actor(), &catalogue, authz.as_ref(), raw, changes)
-            .await
-            .map_err(gql)?;
+        let updated =
+            domain::update(&*db(ctx).await?, &req.actor(), &catalogue, authz.as_ref(), raw, changes)
+                .await
+                .map_err(gql)?;
         Ok(Assignment(updated))
     }
 
@@ -306,7 +308,8 @@ impl AssignmentMutation {
         let req = request(ctx);
         let ends_on = ends_on.map_or(req.today, |d| d.0);
         let authz = ctx.data::<Arc<Authz>>()?;
-        let ended = domain::end(db(ctx)?, &req.actor(), authz.as_ref(), raw, ends_on).await.map_err(gql)?;
+        let ended =
+            domain::end(&*db(ctx).await?, &req.actor(), authz.as_ref(), raw, ends_on).await.map_err(gql)?;
         Ok(Assignment(ended))
     }
 }

@@ -216,7 +216,7 @@ impl AuditQuery {
         let limit = page_size(first)?;
         let grants = &request(ctx).grants;
         let matching = filtered(grants, &filter.unwrap_or_default())?;
-        let conn = db(ctx)?;
+        let conn = &*db(ctx).await?;
         let mut page = matching.clone().order_by_desc(audit_event::Column::Id).limit(limit + 1);
         if let Some(cursor) = &after {
             page = page.filter(audit_event::Column::Id.lt(id::decode_cursor(cursor, "after")?));

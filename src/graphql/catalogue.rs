@@ -5,12 +5,13 @@ use super::access::PermissionName;
 use super::error::{ApiError, gql};
 use super::id::{self, Kind};
 use super::loaders::{Loaders, load_error};
+use super::not_null;
 use super::org_unit::Level;
 use super::{db, request, signed_in};
 use crate::authz::catalogue::{Catalogue, GroupInfo};
 use crate::authz::{Authz, Invalidate, Permission};
 use crate::domain::catalogue_admin::{self, ActivityChange, GroupChange, NewActivity, NewGroup};
-use async_graphql::{Context, Enum, ID, InputObject, Object};
+use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object};
 use entity::{GroupKind, activity, level, permission_group};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use std::sync::Arc;
@@ -183,7 +184,7 @@ impl CatalogueQuery {
         let rows = q
             .order_by_asc(activity::Column::LevelId)
             .order_by_asc(activity::Column::Name)
-            .all(db(ctx)?)
+            .all(&*db(ctx).await?)
             .await
             .map_err(gql)?;
         Ok(rows.into_iter().map(Activity).collect())
@@ -192,8 +193,11 @@ impl CatalogueQuery {
     /// The levels of the tree, top (rank 0) first. For any signed-in caller.
     async fn levels(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Level>> {
         signed_in(ctx)?;
-        let rows =
-            level::Entity::find().order_by_asc(level::Column::Rank).all(db(ctx)?).await.map_err(gql)?;
+        let rows = level::Entity::find()
+            .order_by_asc(level::Column::Rank)
+            .all(&*db(ctx).await?)
+            .await
+            .map_err(gql)?;
         Ok(rows.into_iter().map(Level::from).collect())
     }
 }
@@ -214,10 +218,11 @@ pub struct CreatePermissionGroupInput {
 /// changes.
 #[derive(InputObject)]
 pub struct UpdatePermissionGroupInput {
-    pub name: Option<String>,
-    pub description: Option<String>,
+    pub name: MaybeUndefined<String>,
+    /// null or "" removes it.
+    pub description: MaybeUndefined<String>,
     /// Replaces all of the group's permissions; all of the group's kind (R8).
-    pub permissions: Option<Vec<PermissionName>>,
+    pub permissions: MaybeUndefined<Vec<PermissionName>>,
 }
 
 /// A new activity.
@@ -233,10 +238,10 @@ pub struct CreateActivityInput {
 /// Changes to an activity; omitted fields stay as they are. The level never changes.
 #[derive(InputObject)]
 pub struct UpdateActivityInput {
-    pub name: Option<String>,
+    pub name: MaybeUndefined<String>,
     /// Replaces the allowed groups; MEMBERSHIP groups only (R8). Existing
     /// assignments keep their groups.
-    pub allowed_group_ids: Option<Vec<ID>>,
+    pub allowed_group_ids: MaybeUndefined<Vec<ID>>,
 }
 
 fn permissions(names: &[PermissionName]) -> Vec<Permission> {
@@ -276,7 +281,7 @@ impl CatalogueMutation {
         let req = request(ctx);
         let perms = permissions(&input.permissions);
         let row = catalogue_admin::create_group(
-            db(ctx)?,
+            &*db(ctx).await?,
             &req.actor(),
             NewGroup {
                 key: &input.key,
@@ -302,14 +307,21 @@ impl CatalogueMutation {
         signed_in(ctx)?;
         let raw = id::decode(&id, Kind::PermissionGroup, "id")?;
         let req = request(ctx);
-        let perms = input.permissions.as_deref().map(permissions);
+        let perms = not_null("permissions", input.permissions)?.as_deref().map(permissions);
+        let name = not_null("name", input.name)?;
+        // An empty description is none: null removes it the same way.
+        let description = match input.description {
+            MaybeUndefined::Undefined => None,
+            MaybeUndefined::Null => Some(String::new()),
+            MaybeUndefined::Value(d) => Some(d),
+        };
         let row = catalogue_admin::update_group(
-            db(ctx)?,
+            &*db(ctx).await?,
             &req.actor(),
             raw,
             GroupChange {
-                name: input.name.as_deref(),
-                description: input.description.as_deref(),
+                name: name.as_deref(),
+                description: description.as_deref(),
                 permissions: perms.as_deref(),
             },
         )
@@ -323,7 +335,7 @@ impl CatalogueMutation {
     async fn delete_permission_group(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
         signed_in(ctx)?;
         let raw = id::decode(&id, Kind::PermissionGroup, "id")?;
-        catalogue_admin::delete_group(db(ctx)?, &request(ctx).actor(), raw).await.map_err(gql)?;
+        catalogue_admin::delete_group(&*db(ctx).await?, &request(ctx).actor(), raw).await.map_err(gql)?;
         ctx.data::<Arc<Authz>>()?.everything_changed();
         Ok(true)
     }
@@ -339,7 +351,7 @@ impl CatalogueMutation {
         let level_id = id::decode(&input.level_id, Kind::Level, "levelId")?;
         let allowed = group_ids(&input.allowed_group_ids, "allowedGroupIds")?;
         let row = catalogue_admin::create_activity(
-            db(ctx)?,
+            &*db(ctx).await?,
             &request(ctx).actor(),
             NewActivity { name: &input.name, level_id, allowed_group_ids: &allowed },
         )
@@ -358,13 +370,16 @@ impl CatalogueMutation {
     ) -> async_graphql::Result<Activity> {
         signed_in(ctx)?;
         let raw = id::decode(&id, Kind::Activity, "id")?;
-        let allowed =
-            input.allowed_group_ids.as_deref().map(|ids| group_ids(ids, "allowedGroupIds")).transpose()?;
+        let allowed = not_null("allowedGroupIds", input.allowed_group_ids)?
+            .as_deref()
+            .map(|ids| group_ids(ids, "allowedGroupIds"))
+            .transpose()?;
+        let name = not_null("name", input.name)?;
         let row = catalogue_admin::update_activity(
-            db(ctx)?,
+            &*db(ctx).await?,
             &request(ctx).actor(),
             raw,
-            ActivityChange { name: input.name.as_deref(), allowed_group_ids: allowed.as_deref() },
+            ActivityChange { name: name.as_deref(), allowed_group_ids: allowed.as_deref() },
         )
         .await
         .map_err(gql)?;
@@ -376,7 +391,7 @@ impl CatalogueMutation {
     async fn delete_activity(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
         signed_in(ctx)?;
         let raw = id::decode(&id, Kind::Activity, "id")?;
-        catalogue_admin::delete_activity(db(ctx)?, &request(ctx).actor(), raw).await.map_err(gql)?;
+        catalogue_admin::delete_activity(&*db(ctx).await?, &request(ctx).actor(), raw).await.map_err(gql)?;
         ctx.data::<Arc<Authz>>()?.everything_changed();
         Ok(true)
     }

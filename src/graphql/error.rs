@@ -89,6 +89,8 @@ impl From<AuthError> for ApiError {
     fn from(e: AuthError) -> Self {
         match e {
             AuthError::InvalidCredentials | AuthError::InvalidToken => Self::Unauthenticated(e.to_string()),
+            // The answer of a wrong password: nothing to learn about the throttle.
+            AuthError::Throttled(_) => Self::Unauthenticated(AuthError::InvalidCredentials.to_string()),
             AuthError::Forbidden(m) => Self::Forbidden(m),
             AuthError::BadInput { field, message } => Self::bad_input(field, message),
             AuthError::Conflict(m) => Self::Conflict(m),

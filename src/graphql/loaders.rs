@@ -4,6 +4,7 @@
 //! loaded twice in a request. Lists prime these loaders for a whole page at once
 //! (`member::prime_page`), which makes the statement count of a page independent of
 //! its size.
+use super::ConnectionGate;
 use crate::authz::Grants;
 use crate::db::statements::spawn_counted;
 use crate::domain::members::{MemberRow, visible_rows};
@@ -47,52 +48,79 @@ pub struct Loaders {
     pub user_by_member: Cached<OneBy<user::Entity>>,
 }
 
-fn cached<T: Loader<i64>>(loader: T) -> Cached<T> {
-    DataLoader::with_cache(loader, spawn_counted, HashMapCache::default())
+/// Batches run on their own tasks, counted against the request, each holding one
+/// of the request's connection permits while it runs.
+fn cached<T: Loader<i64>>(gate: &Option<ConnectionGate>, loader: T) -> Cached<T> {
+    let gate = gate.clone();
+    let spawner = move |batch: async_graphql::futures_util::future::BoxFuture<'static, ()>| {
+        let gate = gate.clone();
+        spawn_counted(async move {
+            let _permit = match &gate {
+                Some(gate) => gate.enter_owned().await,
+                None => None,
+            };
+            batch.await;
+        })
+    };
+    DataLoader::with_cache(loader, spawner, HashMapCache::default())
         .delay(Duration::from_millis(2))
         .max_batch_size(2_000)
 }
 
 impl Loaders {
+    /// Loaders whose batches may use any number of connections (tools and tests).
     pub fn new(db: &DatabaseConnection, grants: Arc<Grants>) -> Self {
+        Self::build(db, grants, None)
+    }
+
+    /// Loaders of a request: batches share the request's connection permits.
+    pub fn gated(db: &DatabaseConnection, grants: Arc<Grants>, gate: &ConnectionGate) -> Self {
+        Self::build(db, grants, Some(gate.clone()))
+    }
+
+    fn build(db: &DatabaseConnection, grants: Arc<Grants>, gate: Option<ConnectionGate>) -> Self {
         Self {
-            level: cached(ById::new(db)),
-            org_unit: cached(ById::new(db)),
-            activity: cached(ById::new(db)),
-            user: cached(ById::new(db)),
-            member: cached(MemberLoader { db: db.clone(), grants }),
-            bank_account: cached(OneBy::new(
-                db,
-                bank_account::Column::MemberId,
-                |b: &bank_account::Model| Some(b.member_id),
-            )),
-            sepa_mandates: cached(ListBy::new(
-                db,
-                sepa_mandate::Column::MemberId,
-                |m: &sepa_mandate::Model| m.member_id,
-            )),
-            payments: cached(ListBy::new(db, payment::Column::MemberId, |p: &payment::Model| p.member_id)),
-            assignments_by_member: cached(ListBy::new(
-                db,
-                assignment::Column::MemberId,
-                |a: &assignment::Model| a.member_id,
-            )),
-            assignments_by_unit: cached(ListBy::new(
-                db,
-                assignment::Column::OrgUnitId,
-                |a: &assignment::Model| a.org_unit_id,
-            )),
-            system_groups: cached(ListBy::new(
-                db,
-                user_system_group::Column::UserId,
-                |g: &user_system_group::Model| g.user_id,
-            )),
-            allowed_groups: cached(ListBy::new(
-                db,
-                activity_allowed_group::Column::ActivityId,
-                |g: &activity_allowed_group::Model| g.activity_id,
-            )),
-            user_by_member: cached(OneBy::new(db, user::Column::MemberId, |u: &user::Model| u.member_id)),
+            level: cached(&gate, ById::new(db)),
+            org_unit: cached(&gate, ById::new(db)),
+            activity: cached(&gate, ById::new(db)),
+            user: cached(&gate, ById::new(db)),
+            member: cached(&gate, MemberLoader { db: db.clone(), grants }),
+            bank_account: cached(
+                &gate,
+                OneBy::new(db, bank_account::Column::MemberId, |b: &bank_account::Model| Some(b.member_id)),
+            ),
+            sepa_mandates: cached(
+                &gate,
+                ListBy::new(db, sepa_mandate::Column::MemberId, |m: &sepa_mandate::Model| m.member_id),
+            ),
+            payments: cached(
+                &gate,
+                ListBy::new(db, payment::Column::MemberId, |p: &payment::Model| p.member_id),
+            ),
+            assignments_by_member: cached(
+                &gate,
+                ListBy::new(db, assignment::Column::MemberId, |a: &assignment::Model| a.member_id),
+            ),
+            assignments_by_unit: cached(
+                &gate,
+                ListBy::new(db, assignment::Column::OrgUnitId, |a: &assignment::Model| a.org_unit_id),
+            ),
+            system_groups: cached(
+                &gate,
+                ListBy::new(db, user_system_group::Column::UserId, |g: &user_system_group::Model| g.user_id),
+            ),
+            allowed_groups: cached(
+                &gate,
+                ListBy::new(
+                    db,
+                    activity_allowed_group::Column::ActivityId,
+                    |g: &activity_allowed_group::Model| g.activity_id,
+                ),
+            ),
+            user_by_member: cached(
+                &gate,
+                OneBy::new(db, user::Column::MemberId, |u: &user::Model| u.member_id),
+            ),
         }
     }
 }

@@ -9,6 +9,7 @@ use super::connection::{PageInfo, page_size};
 use super::error::{ApiError, gql};
 use super::id::{self, Kind};
 use super::loaders::{Loaders, load_error};
+use super::not_null;
 use super::org_unit::OrgUnit;
 use super::redaction::{bank_read, redact};
 use super::scalars::{Date, DateTime};
@@ -340,14 +341,17 @@ impl Member {
             redact(ctx, Permission::MemberWrite);
             return Ok(None);
         }
-        let conn = db(ctx)?;
         let catalogue = ctx.data::<Arc<Authz>>()?.catalogue().await.map_err(gql)?;
         let mut found = Vec::new();
-        for permission in [Permission::MemberRead, Permission::BankRead] {
-            let holders = who_can_access(conn, &catalogue, req.today, &self.0.home_path, permission)
-                .await
-                .map_err(gql)?;
-            found.push((permission, holders));
+        {
+            // Given back before the loaders are asked (`visible_units_of`).
+            let conn = &*db(ctx).await?;
+            for permission in [Permission::MemberRead, Permission::BankRead] {
+                let holders = who_can_access(conn, &catalogue, req.today, &self.0.home_path, permission)
+                    .await
+                    .map_err(gql)?;
+                found.push((permission, holders));
+            }
         }
         let named: Vec<&crate::authz::explain::Grant> =
             found.iter().flat_map(|(_, h)| h.iter()).flat_map(|(_, g)| g.iter()).collect();
@@ -441,7 +445,7 @@ impl MemberConnection {
     /// All members matching the filter that the caller may see, across pages; the
     /// others are not counted (R11, R16).
     async fn total_count(&self, ctx: &Context<'_>) -> async_graphql::Result<u64> {
-        self.matching.clone().count(db(ctx)?).await.map_err(gql)
+        self.matching.clone().count(&*db(ctx).await?).await.map_err(gql)
     }
 }
 
@@ -493,6 +497,7 @@ fn like_pattern(word: &str) -> String {
 }
 
 fn search_condition(search: &str) -> async_graphql::Result<Condition> {
+    crate::domain::validate::search("filter.search", search, 600).map_err(|e| gql(ApiError::from(e)))?;
     let words: Vec<&str> = search.split_whitespace().collect();
     if words.len() > 5 || words.iter().any(|w| w.chars().count() > 100) {
         return Err(gql(ApiError::bad_input("filter.search", "at most 5 words of at most 100 characters")));
@@ -524,7 +529,9 @@ async fn matching(ctx: &Context<'_>, filter: &MemberFilter) -> async_graphql::Re
         let unit_id = id::decode(unit_id, Kind::OrgUnit, "filter.orgUnitId")?;
         if filter.include_descendants {
             // The subtree is one index range on the materialized path.
-            let Some(unit) = org_unit::Entity::find_by_id(unit_id).one(db(ctx)?).await.map_err(gql)? else {
+            let Some(unit) =
+                org_unit::Entity::find_by_id(unit_id).one(&*db(ctx).await?).await.map_err(gql)?
+            else {
                 return Ok(select.filter(Expr::cust("1 = 0")));
             };
             let below = sea_orm::sea_query::Query::select()
@@ -573,7 +580,7 @@ pub async fn list(
         MemberOrder::MembershipNumber => page.order_by_asc(member::Column::MembershipNumber),
     };
     let grants = &request(ctx).grants;
-    let mut rows = rows_with_access(db(ctx)?, grants, page.limit(limit + 1)).await.map_err(gql)?;
+    let mut rows = rows_with_access(&*db(ctx).await?, grants, page.limit(limit + 1)).await.map_err(gql)?;
     let has_next_page = rows.len() as u64 > limit;
     rows.truncate(limit as usize);
     prime_page(ctx, &rows).await?;
@@ -666,7 +673,7 @@ impl MemberQuery {
         let grants = &request(ctx).grants;
         let select =
             visible_select(grants).filter(member::Column::MembershipNumber.eq(membership_number.trim()));
-        let row = rows_with_access(db(ctx)?, grants, select).await.map_err(gql)?.pop();
+        let row = rows_with_access(&*db(ctx).await?, grants, select).await.map_err(gql)?.pop();
         Ok(row.map(Member))
     }
 
@@ -687,7 +694,8 @@ impl MemberQuery {
     /// secrets), sessions, and the audit events about or by the caller, as JSON.
     async fn export_my_data(&self, ctx: &Context<'_>) -> async_graphql::Result<Json<serde_json::Value>> {
         let user_id = signed_in(ctx)?;
-        let data = crate::domain::self_service::export_my_data(db(ctx)?, user_id).await.map_err(gql)?;
+        let data =
+            crate::domain::self_service::export_my_data(&*db(ctx).await?, user_id).await.map_err(gql)?;
         Ok(Json(data))
     }
 }
@@ -722,13 +730,14 @@ pub struct CreateMemberInput {
     pub tags: Vec<String>,
 }
 
-/// Only the fields given change; `null` clears an optional field.
+/// Only the fields given change; `null` clears an optional field and is refused
+/// for a required one (a name, a status).
 #[derive(InputObject, Debug, Clone, Default)]
 pub struct UpdateMemberInput {
     /// Moving needs member.write at the destination too (R13).
-    pub home_unit_id: Option<ID>,
-    pub first_name: Option<String>,
-    pub last_name: Option<String>,
+    pub home_unit_id: MaybeUndefined<ID>,
+    pub first_name: MaybeUndefined<String>,
+    pub last_name: MaybeUndefined<String>,
     pub birth_date: MaybeUndefined<Date>,
     pub gender: MaybeUndefined<String>,
     pub email: MaybeUndefined<String>,
@@ -737,10 +746,10 @@ pub struct UpdateMemberInput {
     pub postal_code: MaybeUndefined<String>,
     pub city: MaybeUndefined<String>,
     pub country: MaybeUndefined<String>,
-    pub status: Option<MemberStatus>,
+    pub status: MaybeUndefined<MemberStatus>,
     pub joined_on: MaybeUndefined<Date>,
-    pub voting_rights: Option<bool>,
-    pub tags: Option<Vec<String>>,
+    pub voting_rights: MaybeUndefined<bool>,
+    pub tags: MaybeUndefined<Vec<String>>,
 }
 
 fn patch<T, U>(v: MaybeUndefined<T>, f: impl FnOnce(T) -> U) -> domain::Patch<U> {
@@ -781,7 +790,7 @@ pub struct PaymentInput {
 /// The member as the caller may see it after a write.
 async fn reread(ctx: &Context<'_>, member_id: i64) -> async_graphql::Result<Option<Member>> {
     let grants = &request(ctx).grants;
-    let row = domain::find_visible(db(ctx)?, grants, member_id).await.map_err(gql)?;
+    let row = domain::find_visible(&*db(ctx).await?, grants, member_id).await.map_err(gql)?;
     Ok(row.map(Member))
 }
 
@@ -821,7 +830,7 @@ impl MemberMutation {
             tags: input.tags,
         };
         let req = request(ctx);
-        let created = domain::create_member(db(ctx)?, &req.actor(), new).await.map_err(gql)?;
+        let created = domain::create_member(&*db(ctx).await?, &req.actor(), new).await.map_err(gql)?;
         reread(ctx, created.id).await
     }
 
@@ -835,12 +844,13 @@ impl MemberMutation {
     ) -> async_graphql::Result<Option<Member>> {
         signed_in(ctx)?;
         let member_id = id::decode(&id, Kind::Member, "id")?;
-        let home_unit_id =
-            input.home_unit_id.as_ref().map(|u| id::decode(u, Kind::OrgUnit, "homeUnitId")).transpose()?;
+        let home_unit_id = not_null("homeUnitId", input.home_unit_id)?
+            .map(|u| id::decode(&u, Kind::OrgUnit, "homeUnitId"))
+            .transpose()?;
         let changes = domain::MemberChanges {
             home_unit_id,
-            first_name: input.first_name,
-            last_name: input.last_name,
+            first_name: not_null("firstName", input.first_name)?,
+            last_name: not_null("lastName", input.last_name)?,
             birth_date: patch(input.birth_date, |d| d.0),
             gender: patch(input.gender, |v| v),
             email: patch(input.email, |v| v),
@@ -849,18 +859,21 @@ impl MemberMutation {
             postal_code: patch(input.postal_code, |v| v),
             city: patch(input.city, |v| v),
             country: patch(input.country, |v| v),
-            status: input.status.map(Into::into),
+            status: not_null("status", input.status)?.map(Into::into),
             joined_on: patch(input.joined_on, |d| d.0),
-            voting_rights: input.voting_rights,
-            tags: input.tags,
+            voting_rights: not_null("votingRights", input.voting_rights)?,
+            tags: not_null("tags", input.tags)?,
         };
         let req = request(ctx);
-        let conn = db(ctx)?;
-        let updated = domain::update_member(conn, &req.actor(), member_id, changes).await.map_err(gql)?;
-        // The member's users may gain or lose every right (R6).
-        let authz = ctx.data::<Arc<Authz>>()?;
-        for u in &updated.users_changed {
-            authz.user_changed(*u);
+        {
+            // The connection is given back before `reread` asks for one.
+            let conn = &*db(ctx).await?;
+            let updated = domain::update_member(conn, &req.actor(), member_id, changes).await.map_err(gql)?;
+            // The member's users may gain or lose every right (R6).
+            let authz = ctx.data::<Arc<Authz>>()?;
+            for u in &updated.users_changed {
+                authz.user_changed(*u);
+            }
         }
         reread(ctx, member_id).await
     }
@@ -881,7 +894,8 @@ impl MemberMutation {
             bic: input.bic,
             account_holder: input.account_holder,
         };
-        let saved = domain::set_bank_account(db(ctx)?, &req.actor(), member_id, input).await.map_err(gql)?;
+        let saved =
+            domain::set_bank_account(&*db(ctx).await?, &req.actor(), member_id, input).await.map_err(gql)?;
         Ok(saved.into())
     }
 
@@ -900,7 +914,8 @@ impl MemberMutation {
             signed_on: input.signed_on.0,
             iban: input.iban,
         };
-        let saved = domain::add_sepa_mandate(db(ctx)?, &req.actor(), member_id, input).await.map_err(gql)?;
+        let saved =
+            domain::add_sepa_mandate(&*db(ctx).await?, &req.actor(), member_id, input).await.map_err(gql)?;
         Ok(saved.into())
     }
 
@@ -922,7 +937,8 @@ impl MemberMutation {
             period_to: input.period_to.map(|d| d.0),
             note: input.note,
         };
-        let saved = domain::record_payment(db(ctx)?, &req.actor(), member_id, input).await.map_err(gql)?;
+        let saved =
+            domain::record_payment(&*db(ctx).await?, &req.actor(), member_id, input).await.map_err(gql)?;
         Ok(saved.into())
     }
 }

@@ -5,8 +5,10 @@ pub mod assignment;
 pub mod audit_log;
 pub mod catalogue;
 pub mod connection;
+pub mod cost;
 pub mod error;
 pub mod id;
+pub mod inputs;
 pub mod loaders;
 pub mod member;
 pub mod org_unit;
@@ -14,6 +16,7 @@ pub mod redaction;
 pub mod reporting;
 pub mod retention;
 pub mod scalars;
+pub mod shape;
 pub mod user;
 pub mod viewer;
 pub mod workflow;
@@ -55,6 +58,11 @@ impl RequestContext {
     }
 }
 
+/// The caller's address (the TCP peer, or what a trusted proxy reports), for the
+/// sign-in throttle.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddress(pub std::net::IpAddr);
+
 pub(crate) fn request<'a>(ctx: &'a Context<'_>) -> &'a RequestContext {
     // Every request executed by the HTTP layer carries one; a missing one would be
     // a programming error, answered as anonymous (deny by default).
@@ -69,20 +77,111 @@ pub(crate) fn request<'a>(ctx: &'a Context<'_>) -> &'a RequestContext {
     ctx.data_opt::<RequestContext>().unwrap_or(&ANONYMOUS)
 }
 
-pub(crate) fn db<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a DatabaseConnection> {
-    ctx.data::<DatabaseConnection>()
+/// The pool connections one request may use at the same time: resolvers take a
+/// permit per statement (through [`db`]) and DataLoader batches per batch, so a
+/// request with many aliases or a long list of nested fields waits for its own
+/// permits instead of taking the whole pool from everybody else.
+#[derive(Clone)]
+pub struct ConnectionGate(Arc<Gate>);
+
+struct Gate {
+    permits: Arc<tokio::sync::Semaphore>,
+    size: usize,
+    /// The most permits held at once (for the metrics).
+    peak: std::sync::atomic::AtomicUsize,
 }
 
-/// The schema without state, with the limits of the configuration; `verband schema`
-/// prints its SDL.
+impl ConnectionGate {
+    /// At least two: a resolver holding one while it waits for a DataLoader batch
+    /// must leave one for the batch.
+    pub fn new(permits: u32) -> Self {
+        let size = permits.max(2) as usize;
+        Self(Arc::new(Gate {
+            permits: Arc::new(tokio::sync::Semaphore::new(size)),
+            size,
+            peak: std::sync::atomic::AtomicUsize::new(0),
+        }))
+    }
+
+    /// Waits for a permit; a closed gate (never closed) lets the caller through.
+    pub async fn enter(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        let permit = self.0.permits.acquire().await.ok();
+        self.held();
+        permit
+    }
+
+    /// The same, owned: for work spawned onto other tasks.
+    pub async fn enter_owned(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        let permit = self.0.permits.clone().acquire_owned().await.ok();
+        self.held();
+        permit
+    }
+
+    fn held(&self) {
+        let held = self.0.size - self.0.permits.available_permits();
+        self.0.peak.fetch_max(held, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The most permits the request held at the same time.
+    pub fn peak(&self) -> usize {
+        self.0.peak.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// The database, with one of the request's connection permits held as long as
+/// this lives. Take it for a statement (`.all(&*db(ctx).await?)`) or a domain call;
+/// never hold it while waiting for another one or for a loader: a request whose
+/// permits all wait for more permits would wait forever.
+pub(crate) struct Db<'a> {
+    conn: &'a DatabaseConnection,
+    _permit: Option<tokio::sync::SemaphorePermit<'a>>,
+}
+
+impl std::ops::Deref for Db<'_> {
+    type Target = DatabaseConnection;
+
+    fn deref(&self) -> &DatabaseConnection {
+        self.conn
+    }
+}
+
+pub(crate) async fn db<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<Db<'a>> {
+    let conn = ctx.data::<DatabaseConnection>()?;
+    let permit = match ctx.data_opt::<ConnectionGate>() {
+        Some(gate) => gate.enter().await,
+        None => None,
+    };
+    Ok(Db { conn, _permit: permit })
+}
+
+/// The schema without state; `verband schema` prints its SDL. Depth and cost are
+/// checked before execution (`cost`), where introspection is not counted as data.
 pub fn schema_builder(settings: &Settings) -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .limit_depth(settings.max_query_depth)
-        .limit_complexity(settings.max_query_complexity)
+    let builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription);
+    match settings.introspection {
+        crate::config::Introspection::Off => builder.disable_introspection(),
+        _ => builder,
+    }
 }
 
 pub fn sdl() -> String {
     Schema::build(Query::default(), Mutation::default(), EmptySubscription).finish().sdl()
+}
+
+/// An input field that may be left out but cannot be null (a name, a status): left
+/// out is `None`; `null` is BAD_USER_INPUT naming the field, never silently
+/// ignored.
+pub(crate) fn not_null<T>(
+    field: &str,
+    value: async_graphql::MaybeUndefined<T>,
+) -> async_graphql::Result<Option<T>> {
+    match value {
+        async_graphql::MaybeUndefined::Undefined => Ok(None),
+        async_graphql::MaybeUndefined::Null => {
+            Err(error::gql(error::ApiError::bad_input(field, "must not be null (leave it out to keep it)")))
+        }
+        async_graphql::MaybeUndefined::Value(v) => Ok(Some(v)),
+    }
 }
 
 /// The signed-in caller's id, or UNAUTHENTICATED.

@@ -6,6 +6,7 @@ use super::error::{ApiError, gql};
 use super::id::{self, Kind};
 use super::loaders::Loaders;
 use super::member::{MemberConnection, MemberFilter, MemberOrder, MemberStatus, permission_names};
+use super::not_null;
 use super::redaction::redact;
 use super::scalars::Date;
 use super::{db, request, signed_in};
@@ -192,8 +193,9 @@ impl OrgUnit {
             return Ok(None);
         }
         let year = year.unwrap_or_else(|| req.today.year());
-        let totals =
-            org_units::fee_totals(db(ctx)?, &self.0.path, year).await.map_err(|e| gql(ApiError::from(e)))?;
+        let totals = org_units::fee_totals(&*db(ctx).await?, &self.0.path, year)
+            .await
+            .map_err(|e| gql(ApiError::from(e)))?;
         Ok(Some(UnitFinance {
             year,
             payments_cents: totals.cents,
@@ -258,7 +260,7 @@ impl OrgUnitConnection {
 
     /// All units matching the filter that the caller may see, across pages.
     async fn total_count(&self, ctx: &Context<'_>) -> async_graphql::Result<u64> {
-        self.matching.clone().count(db(ctx)?).await.map_err(gql)
+        self.matching.clone().count(&*db(ctx).await?).await.map_err(gql)
     }
 }
 
@@ -295,7 +297,7 @@ pub async fn list(
     if let Some(after) = after {
         page = page.filter(org_unit::Column::Id.gt(after));
     }
-    let mut rows = page.all(db(ctx)?).await.map_err(gql)?;
+    let mut rows = page.all(&*db(ctx).await?).await.map_err(gql)?;
     let has_next_page = rows.len() as u64 > limit;
     rows.truncate(limit as usize);
     let edges: Vec<OrgUnitEdge> = rows.into_iter().map(|m| OrgUnitEdge { node: OrgUnit(m) }).collect();
@@ -322,14 +324,15 @@ pub struct CreateOrgUnitInput {
     pub ends_on: Option<Date>,
 }
 
-/// Only the fields given change; `null` clears an optional field.
+/// Only the fields given change; `null` clears an optional field and is refused
+/// for a required one (a name, a status).
 #[derive(InputObject, Debug, Clone, Default)]
 pub struct UpdateOrgUnitInput {
-    pub name: Option<String>,
+    pub name: MaybeUndefined<String>,
     pub short_name: MaybeUndefined<String>,
-    pub visibility: Option<Visibility>,
+    pub visibility: MaybeUndefined<Visibility>,
     /// ARCHIVED makes the unit read-only; an archived unit takes no other change.
-    pub status: Option<OrgUnitStatus>,
+    pub status: MaybeUndefined<OrgUnitStatus>,
     pub ends_on: MaybeUndefined<Date>,
 }
 
@@ -365,7 +368,7 @@ impl OrgUnitMutation {
             ends_on: input.ends_on.map(|d| d.0),
         };
         let req = request(ctx);
-        let created = org_units::create_org_unit(db(ctx)?, &req.actor(), new).await.map_err(gql)?;
+        let created = org_units::create_org_unit(&*db(ctx).await?, &req.actor(), new).await.map_err(gql)?;
         Ok(OrgUnit(created))
     }
 
@@ -379,15 +382,16 @@ impl OrgUnitMutation {
         signed_in(ctx)?;
         let unit_id = id::decode(&id, Kind::OrgUnit, "id")?;
         let changes = org_units::OrgUnitChanges {
-            name: input.name,
+            name: not_null("name", input.name)?,
             short_name: patch(input.short_name, |v| v),
-            visibility: input.visibility.map(Into::into),
-            status: input.status.map(Into::into),
+            visibility: not_null("visibility", input.visibility)?.map(Into::into),
+            status: not_null("status", input.status)?.map(Into::into),
             ends_on: patch(input.ends_on, |d| d.0),
         };
         let req = request(ctx);
-        let saved =
-            org_units::update_org_unit(db(ctx)?, &req.actor(), unit_id, changes).await.map_err(gql)?;
+        let saved = org_units::update_org_unit(&*db(ctx).await?, &req.actor(), unit_id, changes)
+            .await
+            .map_err(gql)?;
         Ok(OrgUnit(saved))
     }
 }

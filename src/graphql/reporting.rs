@@ -65,7 +65,7 @@ impl ReportingQuery {
         let interval = Interval::from(interval.unwrap_or(CountInterval::Day));
         reporting::check_range(from.0, to.0, interval, "to").map_err(|e| gql(ApiError::from(e)))?;
         let grants = &request(ctx).grants;
-        let conn = db(ctx)?;
+        let conn = &*db(ctx).await?;
         let unit =
             reporting::visible_unit(conn, grants, unit_id).await.map_err(|e| gql(ApiError::from(e)))?;
         let counts = reporting::member_counts(conn, grants, &unit, from.0, to.0, interval)

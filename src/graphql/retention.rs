@@ -41,8 +41,9 @@ impl RetentionMutation {
         signed_in(ctx)?;
         let member_id = id::decode(&member_id, Kind::Member, "memberId")?;
         let req = request(ctx);
-        let ended =
-            domain::end_membership(db(ctx)?, &req.actor(), member_id, left_on.0).await.map_err(gql)?;
+        let ended = domain::end_membership(&*db(ctx).await?, &req.actor(), member_id, left_on.0)
+            .await
+            .map_err(gql)?;
         forget_users(ctx, &ended.user_ids)?;
         find_visible(ctx, member_id).await
     }
@@ -62,7 +63,7 @@ impl RetentionMutation {
         signed_in(ctx)?;
         let member_id = id::decode(&member_id, Kind::Member, "memberId")?;
         let req = request(ctx);
-        let done = domain::anonymize_member(db(ctx)?, &req.actor(), member_id).await.map_err(gql)?;
+        let done = domain::anonymize_member(&*db(ctx).await?, &req.actor(), member_id).await.map_err(gql)?;
         forget_users(ctx, &done.user_ids)?;
         find_visible(ctx, member_id).await
     }

@@ -159,7 +159,7 @@ impl UserConnection {
 
     /// All users matching the search, across pages.
     async fn total_count(&self, ctx: &Context<'_>) -> async_graphql::Result<u64> {
-        self.matching.clone().count(db(ctx)?).await.map_err(gql)
+        self.matching.clone().count(&*db(ctx).await?).await.map_err(gql)
     }
 }
 
@@ -213,13 +213,14 @@ async fn list(
     let after = after.as_deref().map(|c| id::decode_cursor(c, "after")).transpose()?;
     let mut matching = user::Entity::find();
     if let Some(search) = search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        crate::domain::validate::search("search", search, 200).map_err(|e| gql(ApiError::from(e)))?;
         matching = matching.filter(search_condition(grants, search));
     }
     let mut page = matching.clone().order_by_asc(user::Column::Id).limit(limit + 1);
     if let Some(after) = after {
         page = page.filter(user::Column::Id.gt(after));
     }
-    let mut rows = page.all(db(ctx)?).await.map_err(gql)?;
+    let mut rows = page.all(&*db(ctx).await?).await.map_err(gql)?;
     let has_next_page = rows.len() as u64 > limit;
     rows.truncate(limit as usize);
     let edges: Vec<UserEdge> = rows.into_iter().map(|m| UserEdge { node: User(m) }).collect();
@@ -291,7 +292,7 @@ impl UserMutation {
         signed_in(ctx)?;
         let hasher = ctx.data::<Arc<Authenticator>>()?.hasher();
         let row = users::create_user(
-            db(ctx)?,
+            &*db(ctx).await?,
             &request(ctx).actor(),
             hasher,
             NewUser {
@@ -323,7 +324,7 @@ impl UserMutation {
         let member_id = id::decode(&member_id, Kind::Member, "memberId")?;
         let hasher = ctx.data::<Arc<Authenticator>>()?.hasher();
         let (row, initial_password) = users::enable_member_login(
-            db(ctx)?,
+            &*db(ctx).await?,
             &request(ctx).actor(),
             hasher,
             MemberLogin { member_id, username: username.as_deref(), password: password.as_deref() },
@@ -342,7 +343,8 @@ impl UserMutation {
     ) -> async_graphql::Result<User> {
         signed_in(ctx)?;
         let target = user_id_arg(&user_id)?;
-        let row = users::set_level(db(ctx)?, &request(ctx).actor(), target, level).await.map_err(gql)?;
+        let row =
+            users::set_level(&*db(ctx).await?, &request(ctx).actor(), target, level).await.map_err(gql)?;
         changed(ctx, row)
     }
 
@@ -362,9 +364,10 @@ impl UserMutation {
             .map(|g| id::decode(g, Kind::PermissionGroup, "groupIds"))
             .collect::<Result<_, _>>()?;
         let catalogue = ctx.data::<Arc<Authz>>()?.catalogue().await.map_err(gql)?;
-        let (row, _) = users::set_system_groups(db(ctx)?, &request(ctx).actor(), &catalogue, target, &groups)
-            .await
-            .map_err(gql)?;
+        let (row, _) =
+            users::set_system_groups(&*db(ctx).await?, &request(ctx).actor(), &catalogue, target, &groups)
+                .await
+                .map_err(gql)?;
         changed(ctx, row)
     }
 
@@ -381,9 +384,10 @@ impl UserMutation {
         let target = user_id_arg(&user_id)?;
         let group = group_id.as_ref().map(|g| id::decode(g, Kind::PermissionGroup, "groupId")).transpose()?;
         let catalogue = ctx.data::<Arc<Authz>>()?.catalogue().await.map_err(gql)?;
-        let row = users::set_global_tree_group(db(ctx)?, &request(ctx).actor(), &catalogue, target, group)
-            .await
-            .map_err(gql)?;
+        let row =
+            users::set_global_tree_group(&*db(ctx).await?, &request(ctx).actor(), &catalogue, target, group)
+                .await
+                .map_err(gql)?;
         changed(ctx, row)
     }
 
@@ -397,7 +401,7 @@ impl UserMutation {
     ) -> async_graphql::Result<User> {
         signed_in(ctx)?;
         let target = user_id_arg(&user_id)?;
-        let row = users::record_privacy_pledge(db(ctx)?, &request(ctx).actor(), target, signed_on.0)
+        let row = users::record_privacy_pledge(&*db(ctx).await?, &request(ctx).actor(), target, signed_on.0)
             .await
             .map_err(gql)?;
         changed(ctx, row)
@@ -413,8 +417,9 @@ impl UserMutation {
     ) -> async_graphql::Result<User> {
         signed_in(ctx)?;
         let target = user_id_arg(&user_id)?;
-        let row =
-            users::set_disabled(db(ctx)?, &request(ctx).actor(), target, disabled).await.map_err(gql)?;
+        let row = users::set_disabled(&*db(ctx).await?, &request(ctx).actor(), target, disabled)
+            .await
+            .map_err(gql)?;
         changed(ctx, row)
     }
 }

@@ -5,8 +5,9 @@ use super::id::{self, Kind};
 use super::scalars::DateTime;
 use super::{db, request};
 use crate::auth::api_tokens::scopes_of;
-use crate::auth::signin::{Actor, Authenticated, Authenticator};
+use crate::auth::signin::{Actor, AuthError, Authenticated, Authenticator};
 use crate::authz::{PermSet, Permission};
+use crate::http::metrics::Metrics;
 use async_graphql::{Context, ID, Object, SimpleObject};
 use chrono::Utc;
 use entity::user;
@@ -41,7 +42,7 @@ fn permission_name(p: Permission) -> Option<PermissionName> {
 pub async fn viewer(ctx: &Context<'_>) -> async_graphql::Result<Option<Viewer>> {
     let req = request(ctx);
     let Some(user_id) = req.grants.user_id() else { return Ok(None) };
-    let Some(user) = user::Entity::find_by_id(user_id).one(db(ctx)?).await.map_err(gql)? else {
+    let Some(user) = user::Entity::find_by_id(user_id).one(&*db(ctx).await?).await.map_err(gql)? else {
         return Ok(None);
     };
     Ok(Some(Viewer {
@@ -122,10 +123,13 @@ impl AuthMutation {
         password: String,
     ) -> async_graphql::Result<LoginPayload> {
         let auth = ctx.data::<Arc<Authenticator>>()?;
-        let issued = auth
-            .login(&username, &password, Utc::now(), request(ctx).request_id.clone())
-            .await
-            .map_err(gql)?;
+        let client = ctx.data_opt::<super::ClientAddress>().map(|c| c.0);
+        let result =
+            auth.login(&username, &password, Utc::now(), request(ctx).request_id.clone(), client).await;
+        if let (Err(AuthError::Throttled(scope)), Some(metrics)) = (&result, ctx.data_opt::<Arc<Metrics>>()) {
+            metrics.sign_in_throttled(scope.as_str());
+        }
+        let issued = result.map_err(gql)?;
         Ok(LoginPayload {
             access_token: issued.access_token,
             token_type: "Bearer".into(),

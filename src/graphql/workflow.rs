@@ -321,7 +321,7 @@ macro_rules! connection {
 
             #[doc = $doc]
             async fn total_count(&self, ctx: &Context<'_>) -> async_graphql::Result<u64> {
-                self.matching.clone().count(db(ctx)?).await.map_err(gql)
+                self.matching.clone().count(&*db(ctx).await?).await.map_err(gql)
             }
         }
     };
@@ -369,8 +369,11 @@ async fn list_admissions(
         if include_descendants {
             // The subtree is one index range on the materialized path; a missing
             // unit matches nothing.
-            let path =
-                org_unit::Entity::find_by_id(unit_id).one(db(ctx)?).await.map_err(gql)?.map(|u| u.path);
+            let path = org_unit::Entity::find_by_id(unit_id)
+                .one(&*db(ctx).await?)
+                .await
+                .map_err(gql)?
+                .map(|u| u.path);
             let Some(path) = path else {
                 return Ok(AdmissionConnection {
                     edges: vec![],
@@ -396,7 +399,7 @@ async fn list_admissions(
     if let Some(after) = after {
         page = page.filter(admission::Column::Id.gt(after));
     }
-    let mut rows = page.all(db(ctx)?).await.map_err(gql)?;
+    let mut rows = page.all(&*db(ctx).await?).await.map_err(gql)?;
     let has_next_page = rows.len() as u64 > limit;
     rows.truncate(limit as usize);
     let edges: Vec<AdmissionEdge> = rows.into_iter().map(|a| AdmissionEdge { node: Admission(a) }).collect();
@@ -424,7 +427,7 @@ async fn list_transfers(
     if let Some(after) = after {
         page = page.filter(transfer::Column::Id.gt(after));
     }
-    let mut rows = page.all(db(ctx)?).await.map_err(gql)?;
+    let mut rows = page.all(&*db(ctx).await?).await.map_err(gql)?;
     let has_next_page = rows.len() as u64 > limit;
     rows.truncate(limit as usize);
     let edges: Vec<TransferEdge> = rows.into_iter().map(|t| TransferEdge { node: Transfer(t) }).collect();
@@ -438,14 +441,14 @@ async fn list_transfers(
 /// One application the caller may see (for `admission` and `node`), else None.
 pub async fn admission_node(ctx: &Context<'_>, raw_id: i64) -> async_graphql::Result<Option<Admission>> {
     let grants = &request(ctx).grants;
-    let found = admissions::find_visible(db(ctx)?, grants, raw_id).await.map_err(gql)?;
+    let found = admissions::find_visible(&*db(ctx).await?, grants, raw_id).await.map_err(gql)?;
     Ok(found.map(|(a, _)| Admission(a)))
 }
 
 /// One transfer the caller may see (for `transfer` and `node`), else None.
 pub async fn transfer_node(ctx: &Context<'_>, raw_id: i64) -> async_graphql::Result<Option<Transfer>> {
     let grants = &request(ctx).grants;
-    let found = transfers::find_visible(db(ctx)?, grants, raw_id).await.map_err(gql)?;
+    let found = transfers::find_visible(&*db(ctx).await?, grants, raw_id).await.map_err(gql)?;
     Ok(found.map(|r| Transfer(r.transfer)))
 }
 
@@ -554,7 +557,7 @@ impl WorkflowMutation {
             },
         };
         let req = request(ctx);
-        let saved = admissions::apply(db(ctx)?, &req.actor(), application).await.map_err(gql)?;
+        let saved = admissions::apply(&*db(ctx).await?, &req.actor(), application).await.map_err(gql)?;
         Ok(ApplyForMembershipPayload {
             admission_id: id::encode(Kind::Admission, saved.id),
             status: saved.status.into(),
@@ -570,7 +573,7 @@ impl WorkflowMutation {
         signed_in(ctx)?;
         let raw = id::decode(&id, Kind::Admission, "id")?;
         let req = request(ctx);
-        let conn = db(ctx)?;
+        let conn = &*db(ctx).await?;
         let (_, created) = admissions::approve(conn, &req.actor(), raw).await.map_err(gql)?;
         let row = crate::domain::members::find_visible(conn, &req.grants, created.id).await.map_err(gql)?;
         Ok(row.map(Member))
@@ -586,7 +589,7 @@ impl WorkflowMutation {
         signed_in(ctx)?;
         let raw = id::decode(&id, Kind::Admission, "id")?;
         let req = request(ctx);
-        let decided = admissions::reject(db(ctx)?, &req.actor(), raw, &reason).await.map_err(gql)?;
+        let decided = admissions::reject(&*db(ctx).await?, &req.actor(), raw, &reason).await.map_err(gql)?;
         Ok(Admission(decided))
     }
 
@@ -604,9 +607,10 @@ impl WorkflowMutation {
         let member_id = id::decode(&member_id, Kind::Member, "memberId")?;
         let to_unit_id = id::decode(&to_unit_id, Kind::OrgUnit, "toUnitId")?;
         let req = request(ctx);
-        let saved = transfers::request(db(ctx)?, &req.actor(), member_id, to_unit_id, reason.as_deref())
-            .await
-            .map_err(gql)?;
+        let saved =
+            transfers::request(&*db(ctx).await?, &req.actor(), member_id, to_unit_id, reason.as_deref())
+                .await
+                .map_err(gql)?;
         Ok(Transfer(saved))
     }
 
@@ -616,7 +620,7 @@ impl WorkflowMutation {
         signed_in(ctx)?;
         let raw = id::decode(&id, Kind::Transfer, "id")?;
         let req = request(ctx);
-        Ok(Transfer(transfers::accept(db(ctx)?, &req.actor(), raw).await.map_err(gql)?))
+        Ok(Transfer(transfers::accept(&*db(ctx).await?, &req.actor(), raw).await.map_err(gql)?))
     }
 
     /// Rejects a pending transfer with a reason: member.write at the destination.
@@ -629,7 +633,7 @@ impl WorkflowMutation {
         signed_in(ctx)?;
         let raw = id::decode(&id, Kind::Transfer, "id")?;
         let req = request(ctx);
-        Ok(Transfer(transfers::reject(db(ctx)?, &req.actor(), raw, &reason).await.map_err(gql)?))
+        Ok(Transfer(transfers::reject(&*db(ctx).await?, &req.actor(), raw, &reason).await.map_err(gql)?))
     }
 
     /// Withdraws a pending transfer: member.write at the source.
@@ -637,6 +641,6 @@ impl WorkflowMutation {
         signed_in(ctx)?;
         let raw = id::decode(&id, Kind::Transfer, "id")?;
         let req = request(ctx);
-        Ok(Transfer(transfers::cancel(db(ctx)?, &req.actor(), raw).await.map_err(gql)?))
+        Ok(Transfer(transfers::cancel(&*db(ctx).await?, &req.actor(), raw).await.map_err(gql)?))
     }
 }

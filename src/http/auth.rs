@@ -31,7 +31,7 @@ fn failure(e: AuthError) -> Response {
     let (status, code, message) = match e {
         AuthError::BadInput { message, .. } => (StatusCode::BAD_REQUEST, "BAD_USER_INPUT", message),
         AuthError::Forbidden(m) => (StatusCode::FORBIDDEN, "FORBIDDEN", m),
-        AuthError::InvalidCredentials | AuthError::InvalidToken => {
+        AuthError::InvalidCredentials | AuthError::InvalidToken | AuthError::Throttled(_) => {
             (StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", "sign-in failed".to_owned())
         }
         AuthError::Conflict(m) => (StatusCode::CONFLICT, "CONFLICT", m),

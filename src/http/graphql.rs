@@ -12,28 +12,54 @@
 //! with `Allow: POST`, bad or expired credentials 401 with `WWW-Authenticate: Bearer`,
 //! body over the limit 413. Every error body is a GraphQL response whose errors carry
 //! `extensions.code`.
+//!
+//! Before anything runs, a request passes its limits (`graphql::cost`: text, cost,
+//! depth, fields, root fields, mutations, `login` once) and its input values are
+//! checked (`graphql::inputs`); a refusal is a request error (`BAD_USER_INPUT`, with
+//! `extensions.limit`, or `extensions.field` naming the input). A query has a time
+//! budget (503 `TIMEOUT` past it); a mutation is never cut off, so that no answer
+//! hides a change that was made. A request's statements share a few connection
+//! permits (`ConnectionGate`).
 use super::AppState;
 use super::metrics::{GraphqlInfo, Metrics};
 use crate::auth::Caller;
 use crate::auth::api_tokens;
 use crate::auth::signin::AuthError;
 use crate::authz::Grants;
+use crate::config::Introspection;
 use crate::db::statements;
 use crate::domain::audit;
-use crate::graphql::RequestContext;
+use crate::graphql::cost::{self, Analysis, Limits};
 use crate::graphql::loaders::Loaders;
 use crate::graphql::redaction::{BankReads, Redactions};
+use crate::graphql::shape::Shape;
+use crate::graphql::{ClientAddress, ConnectionGate, RequestContext, inputs, scalars};
+use crate::http::client::{IpNet, client_address};
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql::{ServerError, Value};
 use axum::body::{Body, Bytes};
-use axum::extract::{FromRequest, Query, Request, State};
+use axum::extract::{ConnectInfo, FromRequest, Query, Request, State};
 use axum::http::header::{ACCEPT, ALLOW, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 use tower_http::request_id::RequestId;
+
+/// What a GraphQL request may do, from the configuration; decided per request
+/// before it runs.
+pub struct Policy {
+    pub shape: Shape,
+    pub limits: Limits,
+    pub introspection: Introspection,
+    /// The time budget of a query.
+    pub timeout: Duration,
+    pub connections_per_request: u32,
+    pub trusted_proxies: Vec<IpNet>,
+}
 
 /// The media type of a GraphQL response.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,6 +104,14 @@ impl Refusal {
     pub(crate) fn internal() -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error", "INTERNAL")
     }
+
+    fn timeout(budget: Duration) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("the request did not finish within its time budget of {} s", budget.as_secs()),
+            "TIMEOUT",
+        )
+    }
 }
 
 /// Executes one GraphQL request with its per-request data: the caller, "today",
@@ -97,10 +131,17 @@ pub async fn handle(
     };
     let method = req.method().clone();
     let headers = req.headers().clone();
+    let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let client = peer.map(|peer| client_address(peer, &headers, &state.policy.trusted_proxies));
     let mut request = match read_request(req).await {
         Ok(r) => r,
         Err(refusal) => return refuse(&state.metrics, format, refusal, GraphqlInfo::default()),
     };
+    // Before the parser sees it: length, tokens, nesting.
+    if let Err(refused) = cost::scan(&request.query, &state.policy.limits) {
+        state.metrics.graphql_request("unknown");
+        return refuse_limit(&state.metrics, format, refused, GraphqlInfo::default());
+    }
     let (operation, operation_name) = operation_of(&mut request);
     state.metrics.graphql_request(operation.unwrap_or("unknown"));
     let mut info = GraphqlInfo { operation, operation_name, sql_statements: 0 };
@@ -115,18 +156,90 @@ pub async fn handle(
         response.headers_mut().insert(ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
+    let analysis = match admit(&state.policy, &mut request) {
+        Ok(analysis) => analysis,
+        Err(Inadmissible::Limit(refused)) => return refuse_limit(&state.metrics, format, refused, info),
+        Err(Inadmissible::Input(bad)) => {
+            let mut error = ServerError::new(bad.message, None);
+            let extensions = error.extensions.get_or_insert_with(Default::default);
+            extensions.set("code", "BAD_USER_INPUT");
+            extensions.set("field", bad.field);
+            if let Some(variable) = bad.variable {
+                extensions.set("variable", variable);
+            }
+            return respond(
+                &state.metrics,
+                format,
+                async_graphql::Response::from_errors(vec![error]),
+                None,
+                info,
+            );
+        }
+    };
     let request_id =
         request_id.and_then(|axum::Extension(id)| id.header_value().to_str().ok().map(str::to_owned));
+    let run =
+        Run { request_id, headers: &headers, client, analysis, mutation: operation == Some("mutation") };
     // Authentication included: it is part of what the request costs.
     let counter = Arc::new(AtomicU64::new(0));
-    let outcome =
-        statements::count_statements(counter.clone(), execute(&state, request_id, &headers, request)).await;
+    let outcome = statements::count_statements(counter.clone(), execute(&state, run, request)).await;
     info.sql_statements = counter.load(Ordering::Relaxed);
     state.metrics.statements_per_request(info.sql_statements);
     match outcome {
         Ok(response) => respond(&state.metrics, format, response, None, info),
-        Err(refusal) => refuse(&state.metrics, format, refusal, info),
+        Err(refusal) => {
+            if refusal.code == "TIMEOUT" {
+                state.metrics.request_refused("timeout");
+            }
+            refuse(&state.metrics, format, refusal, info)
+        }
     }
+}
+
+enum Inadmissible {
+    Limit(cost::Refused),
+    Input(inputs::BadInput),
+}
+
+/// The request's limits and input values, checked on the parsed document before
+/// anything runs. A document that does not parse is left to async-graphql, which
+/// reports the syntax error.
+fn admit(policy: &Policy, request: &mut async_graphql::Request) -> Result<Option<Analysis>, Inadmissible> {
+    // Out of the request while the document is borrowed from it.
+    let variables = std::mem::take(&mut request.variables);
+    let operation_name = request.operation_name.clone();
+    let checked = match request.parsed_query() {
+        Err(_) => Ok(None),
+        Ok(doc) => cost::analyse(&policy.shape, doc, &variables, &policy.limits)
+            .map_err(Inadmissible::Limit)
+            .and_then(|analysis| {
+                inputs::check(&policy.shape, doc, operation_name.as_deref(), &variables, scalars::check)
+                    .map_err(Inadmissible::Input)?;
+                Ok(Some(analysis))
+            }),
+    };
+    request.variables = variables;
+    checked
+}
+
+/// A request error for a broken limit: 400 under `application/graphql-response+json`,
+/// `BAD_USER_INPUT` with the limit in `extensions.limit`.
+fn refuse_limit(metrics: &Metrics, format: Format, refused: cost::Refused, info: GraphqlInfo) -> Response {
+    metrics.request_refused(refused.limit.as_str());
+    let mut error = ServerError::new(refused.message, None);
+    let extensions = error.extensions.get_or_insert_with(Default::default);
+    extensions.set("code", "BAD_USER_INPUT");
+    extensions.set("limit", refused.limit.as_str());
+    respond(metrics, format, async_graphql::Response::from_errors(vec![error]), None, info)
+}
+
+/// What `execute` needs to know about the request besides its body.
+struct Run<'a> {
+    request_id: Option<String>,
+    headers: &'a HeaderMap,
+    client: Option<std::net::IpAddr>,
+    analysis: Option<Analysis>,
+    mutation: bool,
 }
 
 /// Who is calling, with their grants compiled for this request: the same for
@@ -187,21 +300,76 @@ pub(crate) async fn identify(state: &AppState, headers: &HeaderMap) -> Result<Id
     Ok(Identified { caller, grants, session_id, api_token_id: api_token.map(|t| t.token_id), today })
 }
 
-/// Authenticates the caller, compiles their grants and runs the request.
+/// Authenticates the caller, compiles their grants and runs the request: a query
+/// within its time budget, a mutation to its end.
 async fn execute(
     state: &AppState,
-    request_id: Option<String>,
-    headers: &HeaderMap,
+    run: Run<'_>,
     request: async_graphql::Request,
 ) -> Result<async_graphql::Response, Refusal> {
-    let Identified { caller, grants, session_id, api_token_id, today } = identify(state, headers).await?;
-    let loaders = Loaders::new(&state.db, grants.clone());
+    let budget = state.policy.timeout;
+    let deadline = tokio::time::Instant::now() + budget;
+    let Identified { caller, grants, session_id, api_token_id, today } =
+        tokio::time::timeout_at(deadline, identify(state, run.headers))
+            .await
+            .map_err(|_| Refusal::timeout(budget))??;
+    let mut request = request;
+    if run.analysis.is_some_and(|a| a.introspection) {
+        match (state.policy.introspection, caller) {
+            (Introspection::Off, _) => {
+                return Err(Refusal::new(
+                    StatusCode::FORBIDDEN,
+                    "introspection is switched off",
+                    "FORBIDDEN",
+                ));
+            }
+            (Introspection::SignedIn, Caller::Anonymous) => {
+                return Err(Refusal::unauthenticated("introspection needs a signed-in caller"));
+            }
+            _ => {}
+        }
+    }
+    if state.policy.introspection == Introspection::SignedIn && caller == Caller::Anonymous {
+        request = request.disable_introspection();
+    }
+    let request_id = run.request_id;
+    let gate = ConnectionGate::new(state.policy.connections_per_request);
+    let loaders = Loaders::gated(&state.db, grants.clone(), &gate);
     let redactions = Arc::new(Redactions::new());
     let bank_reads = Arc::new(BankReads::new());
     let actor_user_id = grants.user_id();
     let context =
         RequestContext { caller, grants, session_id, api_token_id, today, request_id: request_id.clone() };
-    let request = request.data(context).data(loaders).data(redactions.clone()).data(bank_reads.clone());
+    let mut request = request
+        .data(context)
+        .data(loaders)
+        .data(gate.clone())
+        .data(redactions.clone())
+        .data(bank_reads.clone());
+    if let Some(client) = run.client {
+        request = request.data(ClientAddress(client));
+    }
+    let work = finish(state, request, redactions, bank_reads, actor_user_id, request_id);
+    let outcome = if run.mutation {
+        // Never cut off: a mutation answered with an error must have changed
+        // nothing. Its statements have their own timeout.
+        work.await
+    } else {
+        tokio::time::timeout_at(deadline, work).await.unwrap_or_else(|_| Err(Refusal::timeout(budget)))
+    };
+    state.metrics.connections_per_request(gate.peak());
+    outcome
+}
+
+/// Executes, labels the errors, lists the redactions and audits the bank reads.
+async fn finish(
+    state: &AppState,
+    request: async_graphql::Request,
+    redactions: Arc<Redactions>,
+    bank_reads: Arc<BankReads>,
+    actor_user_id: Option<i64>,
+    request_id: Option<String>,
+) -> Result<async_graphql::Response, Refusal> {
     let mut response = state.schema.execute(request).await;
     label_errors(&mut response.errors);
     if let Some(redacted) = redactions.to_extension() {

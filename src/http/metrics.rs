@@ -29,6 +29,9 @@ const DURATION_BUCKETS: &[f64] = &[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0
 /// Statements per request: a list query is one statement plus a constant number of
 /// batched loads, so anything in the upper buckets is worth a look.
 const STATEMENT_BUCKETS: &[f64] = &[0.0, 1.0, 2.0, 3.0, 5.0, 8.0, 13.0, 21.0, 34.0, 55.0, 89.0, 144.0];
+/// Statements one request had in flight at once: bounded by
+/// `VERBAND_MAX_CONNECTIONS_PER_REQUEST`.
+const CONNECTION_BUCKETS: &[f64] = &[0.0, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0];
 
 /// The label for requests that matched no route: the raw path would let any client
 /// create series at will.
@@ -66,6 +69,16 @@ struct CodeLabels {
     code: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LimitLabels {
+    limit: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ScopeLabels {
+    scope: &'static str,
+}
+
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 fn duration_histogram() -> Histogram {
@@ -83,6 +96,9 @@ pub struct Metrics {
     sql_per_request: Histogram,
     denials: Family<PermissionLabels, Counter>,
     errors: Family<CodeLabels, Counter>,
+    refused: Family<LimitLabels, Counter>,
+    throttled: Family<ScopeLabels, Counter>,
+    connections: Histogram,
 }
 
 impl Default for Metrics {
@@ -129,6 +145,24 @@ impl Metrics {
         );
         let errors = Family::<CodeLabels, Counter>::default();
         registry.register("verband_errors", "GraphQL errors by extensions.code", errors.clone());
+        let refused = Family::<LimitLabels, Counter>::default();
+        registry.register(
+            "verband_requests_refused",
+            "GraphQL requests refused by a limit (cost, depth, fields, timeout, …), by the limit",
+            refused.clone(),
+        );
+        let throttled = Family::<ScopeLabels, Counter>::default();
+        registry.register(
+            "verband_sign_in_throttled",
+            "Sign-ins refused by the throttle, by what was throttled (account or address)",
+            throttled.clone(),
+        );
+        let connections = Histogram::new(CONNECTION_BUCKETS.iter().copied());
+        registry.register(
+            "verband_connections_per_request",
+            "The most statements one GraphQL request had in flight at once (each holds or waits for a pooled connection)",
+            connections.clone(),
+        );
         Self {
             registry,
             http_requests,
@@ -138,6 +172,9 @@ impl Metrics {
             sql_per_request,
             denials,
             errors,
+            refused,
+            throttled,
+            connections,
         }
     }
 
@@ -192,6 +229,21 @@ impl Metrics {
         }
     }
 
+    /// A request refused by a limit (`depth`, `cost`, `timeout`, …: a fixed set).
+    pub fn request_refused(&self, limit: &'static str) {
+        self.refused.get_or_create(&LimitLabels { limit }).inc();
+    }
+
+    /// A sign-in refused by the throttle: `account` or `address`.
+    pub fn sign_in_throttled(&self, scope: &'static str) {
+        self.throttled.get_or_create(&ScopeLabels { scope }).inc();
+    }
+
+    /// The most statements a request had in flight at once.
+    pub fn connections_per_request(&self, n: usize) {
+        self.connections.observe(n as f64);
+    }
+
     /// The classic Prometheus text format (version 0.0.4).
     pub fn render(&self) -> String {
         let mut out = String::with_capacity(4096);
@@ -210,7 +262,7 @@ impl Metrics {
 
 /// The codes of the API's errors; anything else is counted as OTHER.
 const KNOWN_CODES: &[&str] =
-    &["UNAUTHENTICATED", "FORBIDDEN", "BAD_USER_INPUT", "NOT_FOUND", "CONFLICT", "INTERNAL"];
+    &["UNAUTHENTICATED", "FORBIDDEN", "BAD_USER_INPUT", "NOT_FOUND", "CONFLICT", "INTERNAL", "TIMEOUT"];
 
 /// Methods from a fixed set: clients can send any token as a method.
 fn method_label(method: &Method) -> &'static str {

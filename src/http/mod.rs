@@ -1,6 +1,7 @@
 //! The HTTP surface: GraphQL (POST and GET), GraphiQL (from the binary), CSV reports and exports,
 //! health, readiness, metrics.
 pub mod auth;
+pub mod client;
 pub mod exports;
 pub mod graphiql;
 pub mod graphql;
@@ -62,6 +63,8 @@ pub struct AppState {
     pub public_url: String,
     pub clock: Clock,
     pub metrics: Arc<metrics::Metrics>,
+    /// Limits, time budget and connection permits of GraphQL requests.
+    pub policy: Arc<graphql::Policy>,
 }
 
 pub fn router(state: AppState, settings: &Settings) -> Router {
@@ -71,7 +74,6 @@ pub fn router(state: AppState, settings: &Settings) -> Router {
     let router = Router::new()
         .route("/", get(graphiql::page))
         .route("/graphiql/{hash}/{file}", get(graphiql::asset))
-        .route("/graphql", get(graphql::handle).post(graphql::handle))
         // CSV for dashboards and scripts, authenticated like GraphQL.
         .route("/reports/member-counts.csv", get(exports::member_counts_csv))
         .route("/exports/members.csv", get(exports::members_csv))
@@ -82,16 +84,19 @@ pub fn router(state: AppState, settings: &Settings) -> Router {
         // Open on the listen address, like most exporters: it holds only counts
         // (no personal data); keep the port private or filter /metrics at the proxy.
         .route("/metrics", get(metrics::render))
+        // A backstop for the routes above; `/graphql` keeps its own budget for
+        // queries and never cuts a mutation off (its answer must tell the truth).
+        .route_layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(30),
+        ))
+        .route("/graphql", get(graphql::handle).post(graphql::handle))
         .with_state(state)
         // Refuses large bodies with 413, from Content-Length before reading, or while
         // streaming a chunked body.
         .layer(RequestBodyLimitLayer::new(settings.max_body_bytes))
         // The same limit for body extractors (axum's own default is 2 MB).
         .layer(axum::extract::DefaultBodyLimit::max(settings.max_body_bytes))
-        .layer(TimeoutLayer::with_status_code(
-            axum::http::StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(30),
-        ))
         // Inside `observe`, so that a panic is still counted and logged as a 500.
         .layer(CatchPanicLayer::new());
     // Outside the limits, so that their refusals (413, 408, 500) carry the CORS

@@ -151,7 +151,7 @@ async fn syntax_errors_are_bad_user_input() {
 
 #[tokio::test]
 async fn query_depth_is_limited() {
-    let server = TestServer::start_with(TestDb::demo().await, |s| s.max_query_depth = 3).await;
+    let server = TestServer::start_with(TestDb::demo().await, |s| s.limits.max_depth = 3).await;
     let body = server.gql("{ orgUnits { edges { node { parent { parent { name } } } } } }", json!({})).await;
     assert!(body["errors"][0]["message"].as_str().expect("message").contains("too deep"), "{body}");
     assert_eq!(error_code(&body), Some("BAD_USER_INPUT"));

@@ -358,7 +358,7 @@ async fn a_bad_token_is_401_in_either_format() {
 
 #[tokio::test]
 async fn the_complexity_limit_is_bad_user_input() {
-    let server = TestServer::start_with(TestDb::demo().await, |s| s.max_query_complexity = 3).await;
+    let server = TestServer::start_with(TestDb::demo().await, |s| s.limits.max_cost = 3).await;
     let query = "{ orgUnits { totalCount edges { node { name visibility } } } }";
     let body = server.gql(query, json!({})).await;
     assert_eq!(error_code(&body), Some("BAD_USER_INPUT"), "{body}");

@@ -8,6 +8,7 @@ mod audit;
 mod batching;
 mod common;
 mod foundation;
+mod hostile;
 mod http;
 mod idp;
 mod instances;
