@@ -124,6 +124,7 @@ impl App {
             clock: settings.clock,
             metrics,
             policy,
+            persisted: Arc::new(http::persisted::PersistedQueries::new(settings.persisted_queries)),
         };
         let router = http::router(state, &settings);
         Ok(Self { listener, router, db, local_addr, authz, clock: settings.clock, authz_listener })

@@ -62,6 +62,7 @@ pub const KNOWN_VARIABLES: &[&str] = &[
     "VERBAND_MAX_ROOT_FIELDS",
     "VERBAND_MAX_MUTATION_FIELDS",
     "VERBAND_REQUEST_TIMEOUT_SECONDS",
+    "VERBAND_PERSISTED_QUERIES",
     "VERBAND_MAX_CONNECTIONS_PER_REQUEST",
     "VERBAND_INTROSPECTION",
     "VERBAND_LOGIN_ADDRESS_MAX_FAILURES",
@@ -168,6 +169,8 @@ pub struct Settings {
     pub limits: Limits,
     /// The time budget of a GraphQL query (mutations are never cut off).
     pub request_timeout: std::time::Duration,
+    /// Automatic persisted queries kept per instance (0: the protocol is off).
+    pub persisted_queries: usize,
     /// Pooled connections one request may use at the same time.
     pub max_connections_per_request: u32,
     pub introspection: Introspection,
@@ -292,6 +295,7 @@ struct FileConfig {
     max_root_fields: Option<u64>,
     max_mutation_fields: Option<u64>,
     request_timeout_seconds: Option<u64>,
+    persisted_queries: Option<usize>,
     max_connections_per_request: Option<u32>,
     introspection: Option<Introspection>,
     login_address_max_failures: Option<u32>,
@@ -378,6 +382,7 @@ impl Settings {
             max_body_bytes: 1024 * 1024,
             limits: Limits::default(),
             request_timeout: std::time::Duration::from_secs(10),
+            persisted_queries: 1_000,
             max_connections_per_request: 3,
             introspection: Introspection::On,
             log_format: LogFormat::Text,
@@ -460,6 +465,11 @@ impl Settings {
             s.max_body_bytes = v;
         }
         s.limits = request_limits;
+        if let Some(v) =
+            parse("VERBAND_PERSISTED_QUERIES", env("VERBAND_PERSISTED_QUERIES"))?.or(file.persisted_queries)
+        {
+            s.persisted_queries = v;
+        }
         if let Some(v) = parse("VERBAND_REQUEST_TIMEOUT_SECONDS", env("VERBAND_REQUEST_TIMEOUT_SECONDS"))?
             .or(file.request_timeout_seconds)
         {

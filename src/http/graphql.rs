@@ -22,6 +22,7 @@
 //! permits (`ConnectionGate`).
 use super::AppState;
 use super::metrics::{GraphqlInfo, Metrics};
+use super::persisted::{self, Persisted};
 use crate::auth::Caller;
 use crate::auth::api_tokens;
 use crate::auth::signin::AuthError;
@@ -39,7 +40,7 @@ use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql::{ServerError, Value};
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, FromRequest, Query, Request, State};
-use axum::http::header::{ACCEPT, ALLOW, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, WWW_AUTHENTICATE};
+use axum::http::header::{ACCEPT, ALLOW, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, VARY, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
@@ -137,6 +138,10 @@ pub async fn handle(
         Ok(r) => r,
         Err(refusal) => return refuse(&state.metrics, format, refusal, GraphqlInfo::default()),
     };
+    let persisted = match state.persisted.resolve(&mut request) {
+        Ok(p) => p,
+        Err(refused) => return refuse_persisted(&state.metrics, format, refused),
+    };
     // Before the parser sees it: length, tokens, nesting.
     if let Err(refused) = cost::scan(&request.query, &state.policy.limits) {
         state.metrics.graphql_request("unknown");
@@ -157,7 +162,13 @@ pub async fn handle(
         return response;
     }
     let analysis = match admit(&state.policy, &mut request) {
-        Ok(analysis) => analysis,
+        Ok(analysis) => {
+            // Only a text that parsed and passed the limits is worth remembering.
+            if let (Persisted::Register(hash), Some(_)) = (&persisted, &analysis) {
+                state.persisted.register(*hash, &request.query);
+            }
+            analysis
+        }
         Err(Inadmissible::Limit(refused)) => return refuse_limit(&state.metrics, format, refused, info),
         Err(Inadmissible::Input(bad)) => {
             let mut error = ServerError::new(bad.message, None);
@@ -194,6 +205,29 @@ pub async fn handle(
             refuse(&state.metrics, format, refusal, info)
         }
     }
+}
+
+/// A refused `persistedQuery` extension. A miss is what Apollo's clients expect
+/// (`PersistedQueryNotFound`, then a retry with the text) and must not be cached.
+fn refuse_persisted(metrics: &Metrics, format: Format, refused: persisted::Refused) -> Response {
+    let (message, code): (&str, &str) = match refused {
+        persisted::Refused::NotFound => ("PersistedQueryNotFound", "PERSISTED_QUERY_NOT_FOUND"),
+        persisted::Refused::NotSupported => ("PersistedQueryNotSupported", "PERSISTED_QUERY_NOT_SUPPORTED"),
+        persisted::Refused::Malformed(message) => (message, "BAD_USER_INPUT"),
+        persisted::Refused::HashMismatch => {
+            ("persistedQuery.sha256Hash is not the SHA-256 of the query", "BAD_USER_INPUT")
+        }
+    };
+    let mut error = ServerError::new(message, None);
+    let extensions = error.extensions.get_or_insert_with(Default::default);
+    extensions.set("code", code);
+    if code == "BAD_USER_INPUT" {
+        extensions.set("field", "extensions.persistedQuery");
+    }
+    let response = async_graphql::Response::from_errors(vec![error]);
+    let mut http = respond(metrics, format, response, None, GraphqlInfo::default());
+    http.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("private, no-cache, must-revalidate"));
+    http
 }
 
 enum Inadmissible {
@@ -392,10 +426,11 @@ async fn finish(
 }
 
 /// The GraphQL request of a GET (query parameters) or a POST (JSON body).
-/// A request without a query is not a GraphQL request at all: 400 in either format.
+/// A request without a query (or the hash of a persisted one) is not a GraphQL
+/// request at all: 400 in either format.
 async fn read_request(req: Request) -> Result<async_graphql::Request, Refusal> {
     let request = read_parameters(req).await?;
-    if request.query.trim().is_empty() {
+    if request.query.trim().is_empty() && !request.extensions.contains_key("persistedQuery") {
         return Err(Refusal::bad_request("the request has no query"));
     }
     Ok(request)
@@ -577,6 +612,9 @@ fn respond(
     *http.status_mut() = status;
     let headers = http.headers_mut();
     headers.insert(CONTENT_TYPE, format.content_type());
+    // The answer depends on who asks and in which format: a cache (a CDN in front
+    // of GET requests) must keep them apart.
+    headers.insert(VARY, HeaderValue::from_static("accept, authorization"));
     if response.is_ok()
         && let Some(value) = response.cache_control.value()
         && let Ok(value) = HeaderValue::from_str(&value)

@@ -261,8 +261,16 @@ impl Metrics {
 }
 
 /// The codes of the API's errors; anything else is counted as OTHER.
-const KNOWN_CODES: &[&str] =
-    &["UNAUTHENTICATED", "FORBIDDEN", "BAD_USER_INPUT", "NOT_FOUND", "CONFLICT", "INTERNAL", "TIMEOUT"];
+const KNOWN_CODES: &[&str] = &[
+    "UNAUTHENTICATED",
+    "FORBIDDEN",
+    "BAD_USER_INPUT",
+    "NOT_FOUND",
+    "CONFLICT",
+    "INTERNAL",
+    "TIMEOUT",
+    "PERSISTED_QUERY_NOT_FOUND",
+];
 
 /// Methods from a fixed set: clients can send any token as a method.
 fn method_label(method: &Method) -> &'static str {

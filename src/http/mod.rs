@@ -7,6 +7,7 @@ pub mod graphiql;
 pub mod graphql;
 pub mod health;
 pub mod metrics;
+pub mod persisted;
 
 use crate::auth::signin::Authenticator;
 use crate::authz::Authz;
@@ -65,6 +66,8 @@ pub struct AppState {
     pub metrics: Arc<metrics::Metrics>,
     /// Limits, time budget and connection permits of GraphQL requests.
     pub policy: Arc<graphql::Policy>,
+    /// Automatic persisted queries: hash → query text.
+    pub persisted: Arc<persisted::PersistedQueries>,
 }
 
 pub fn router(state: AppState, settings: &Settings) -> Router {

@@ -14,6 +14,7 @@ mod idp;
 mod instances;
 mod members;
 mod oidc;
+mod persisted;
 mod property;
 mod reporting;
 mod retention;
