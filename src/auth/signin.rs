@@ -13,7 +13,6 @@ use entity::{MemberStatus, member, session, user};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, IntoActiveModel, QueryFilter, Set,
-    TransactionTrait,
 };
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -182,7 +181,7 @@ impl Authenticator {
         let session_id = random_id();
         let (access_token, expires_at) =
             self.tokens.issue(user.id, &session_id, now).map_err(|_| AuthError::Internal)?;
-        let txn = self.db.begin().await?;
+        let txn = crate::db::write_transaction(&self.db).await?;
         session::ActiveModel {
             id: Set(session_id.clone()),
             user_id: Set(user.id),
@@ -317,7 +316,7 @@ impl Authenticator {
             return Err(AuthError::Conflict("this identity is linked to another user".into()));
         }
         let before = target.external_subject.clone();
-        let txn = self.db.begin().await?;
+        let txn = crate::db::write_transaction(&self.db).await?;
         let mut u = target.into_active_model();
         u.external_subject = Set(Some(linked.clone()));
         u.updated_at = Set(now);
@@ -375,7 +374,7 @@ impl Authenticator {
             .await
             .map_err(|_| AuthError::Internal)?
             .map_err(|_| AuthError::Internal)?;
-        let txn = self.db.begin().await?;
+        let txn = crate::db::write_transaction(&self.db).await?;
         let mut u = target.into_active_model();
         u.password_hash = Set(Some(hash));
         u.failed_logins = Set(0);

@@ -6,6 +6,7 @@ use crate::authz::Grants;
 use crate::authz::Permission;
 use crate::authz::members::{MemberAccess, member_access, visible_members, writes};
 use crate::authz::units::can_see_unit;
+use crate::db::{failure, write_transaction};
 use chrono::NaiveDate;
 use entity::{
     MandateStatus, MemberStatus, OrgUnitStatus, TransferStatus, bank_account, member, org_unit, payment,
@@ -14,7 +15,7 @@ use entity::{
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, IntoActiveModel,
-    PaginatorTrait, QueryFilter, Select, Set, TransactionTrait,
+    PaginatorTrait, QueryFilter, QuerySelect, Select, Set,
 };
 use serde_json::json;
 use std::collections::HashMap;
@@ -107,6 +108,28 @@ pub async fn find_visible<C: ConnectionTrait>(
     Ok(visible_rows(conn, grants, member::Entity::find().filter(member::Column::Id.eq(id))).await?.pop())
 }
 
+/// `find_visible` inside a write transaction, with the member's row locked until it
+/// ends (PostgreSQL `FOR UPDATE`; on SQLite the transaction holds the write lock
+/// already): what the change checks cannot change before it commits, and
+/// concurrent changes of one member take turns instead of overwriting each other.
+pub async fn find_for_write<C: ConnectionTrait>(
+    txn: &C,
+    grants: &Grants,
+    id: i64,
+) -> Result<Option<MemberRow>, DbErr> {
+    if member::Entity::find_by_id(id).lock_exclusive().one(txn).await?.is_none() {
+        return Ok(None);
+    }
+    find_visible(txn, grants, id).await
+}
+
+/// A unit a change depends on (its home unit, a parent, a destination), read with a
+/// share lock: archiving it waits until the change commits, or the change sees it
+/// archived.
+pub async fn unit_locked<C: ConnectionTrait>(txn: &C, id: i64) -> Result<Option<org_unit::Model>, DbErr> {
+    org_unit::Entity::find_by_id(id).lock_shared().one(txn).await
+}
+
 // ---------------------------------------------------------------------------
 // Writes (R13, R17)
 
@@ -175,13 +198,14 @@ impl MemberChanges {
 
 /// A unit a write refers to: missing and invisible (R14) are the same "no such
 /// unit", so a refused write reveals nothing about units the caller cannot see.
+/// Read with a share lock (`unit_locked`) when `conn` is the write transaction.
 pub async fn unit_for_write<C: ConnectionTrait>(
     conn: &C,
     grants: &Grants,
     unit_id: i64,
     field: &'static str,
 ) -> Result<org_unit::Model, DomainError> {
-    match org_unit::Entity::find_by_id(unit_id).one(conn).await? {
+    match unit_locked(conn, unit_id).await? {
         Some(unit) if can_see_unit(grants, &unit) => Ok(unit),
         _ => Err(DomainError::bad_input(field, "no such unit")),
     }
@@ -193,6 +217,26 @@ pub fn writable(unit: &org_unit::Model) -> Result<(), DomainError> {
         return Err(DomainError::Conflict(format!("{} is archived and read-only", unit.name)));
     }
     Ok(())
+}
+
+/// An anonymized record is read-only: nothing may identify the person again.
+pub fn not_anonymized(m: &member::Model) -> Result<(), DomainError> {
+    if m.anonymized_at.is_some() {
+        return Err(DomainError::Conflict("the member was anonymized: the record is read-only".into()));
+    }
+    Ok(())
+}
+
+/// A membership number from the counter that no member holds yet: numbers given by
+/// hand may lie ahead of the counter.
+pub(crate) async fn free_membership_number<C: ConnectionTrait>(txn: &C) -> Result<String, DomainError> {
+    for _ in 0..100 {
+        let n = allocate_membership_numbers(txn, 1).await?.to_string();
+        if member::Entity::find().filter(member::Column::MembershipNumber.eq(&n)).count(txn).await? == 0 {
+            return Ok(n);
+        }
+    }
+    Err(DomainError::Internal("no free membership number after 100 tries".into()))
 }
 
 fn tags(field: &'static str, tags: &[String]) -> Result<Vec<String>, DomainError> {
@@ -246,7 +290,8 @@ pub async fn create_member(
     input: NewMember,
 ) -> Result<member::Model, DomainError> {
     actor.signed_in()?;
-    let unit = unit_for_write(db, actor.grants, input.home_unit_id, "homeUnitId").await?;
+    let txn = write_transaction(db).await?;
+    let unit = unit_for_write(&txn, actor.grants, input.home_unit_id, "homeUnitId").await?;
     if !writes::may_create_member(actor.grants, &unit.path) {
         return Err(DomainError::denied(
             Permission::MemberCreate,
@@ -274,17 +319,16 @@ pub async fn create_member(
     let number =
         input.membership_number.as_deref().map(|n| validate::text("membershipNumber", n, 32)).transpose()?;
 
-    let txn = db.begin().await?;
     let number = match number {
         Some(n) => {
             let taken =
                 member::Entity::find().filter(member::Column::MembershipNumber.eq(&n)).count(&txn).await?;
             if taken > 0 {
-                return Err(DomainError::Conflict(format!("membership number {n} is already taken")));
+                return Err(DomainError::taken(&failure::MEMBERSHIP_NUMBER));
             }
             n
         }
-        None => allocate_membership_numbers(&txn, 1).await?.to_string(),
+        None => free_membership_number(&txn).await?,
     };
     let row = insert_member(
         &txn,
@@ -359,7 +403,8 @@ pub async fn update_member(
     changes: MemberChanges,
 ) -> Result<Updated, DomainError> {
     actor.signed_in()?;
-    let row = find_visible(db, actor.grants, member_id).await?.ok_or(DomainError::NotFound)?;
+    let txn = write_transaction(db).await?;
+    let row = find_for_write(&txn, actor.grants, member_id).await?.ok_or(DomainError::NotFound)?;
     let may_write = actor.grants.holds_at(Permission::MemberWrite, &row.home_path);
     if !may_write {
         let own_contact =
@@ -375,12 +420,12 @@ pub async fn update_member(
             ));
         }
     }
-    let home =
-        org_unit::Entity::find_by_id(row.member.home_unit_id).one(db).await?.ok_or(DomainError::NotFound)?;
+    let home = unit_locked(&txn, row.member.home_unit_id).await?.ok_or(DomainError::NotFound)?;
     writable(&home)?;
+    not_anonymized(&row.member)?;
     let destination = match changes.home_unit_id.filter(|to| *to != home.id) {
         Some(to) => {
-            let unit = unit_for_write(db, actor.grants, to, "homeUnitId").await?;
+            let unit = unit_for_write(&txn, actor.grants, to, "homeUnitId").await?;
             if !writes::may_update_member(actor.grants, &row.home_path, Some(&unit.path)) {
                 return Err(DomainError::denied(
                     Permission::MemberWrite,
@@ -452,7 +497,6 @@ pub async fn update_member(
     m.updated_by = actor.user_id;
     m.updated_at = actor.now;
     let status_changed = m.status != before.status;
-    let txn = db.begin().await?;
     let updated = m.into_active_model().reset_all().update(&txn).await?;
     audit::record(&txn, actor.now, actor.audit("member.update", "member", member_id, Some(b), Some(a)))
         .await?;
@@ -460,8 +504,9 @@ pub async fn update_member(
     Ok(Updated { member: updated, status_changed })
 }
 
-/// The member a bank or payment write is about, with the permission checked (R13)
-/// and its unit writable.
+/// The member a bank or payment write is about, locked for the write transaction
+/// `conn`, with the permission checked (R13), its unit writable and the record not
+/// anonymized.
 async fn member_for<C: ConnectionTrait>(
     conn: &C,
     actor: &Actor<'_>,
@@ -469,15 +514,13 @@ async fn member_for<C: ConnectionTrait>(
     needs: Permission,
 ) -> Result<MemberRow, DomainError> {
     actor.signed_in()?;
-    let row = find_visible(conn, actor.grants, member_id).await?.ok_or(DomainError::NotFound)?;
+    let row = find_for_write(conn, actor.grants, member_id).await?.ok_or(DomainError::NotFound)?;
     if !actor.grants.holds_at(needs, &row.home_path) {
         return Err(DomainError::denied(needs, format!("you do not hold {needs} on this member (R13)")));
     }
-    let home = org_unit::Entity::find_by_id(row.member.home_unit_id)
-        .one(conn)
-        .await?
-        .ok_or(DomainError::NotFound)?;
+    let home = unit_locked(conn, row.member.home_unit_id).await?.ok_or(DomainError::NotFound)?;
     writable(&home)?;
+    not_anonymized(&row.member)?;
     Ok(row)
 }
 
@@ -494,11 +537,11 @@ pub async fn set_bank_account(
     member_id: i64,
     input: BankAccountInput,
 ) -> Result<bank_account::Model, DomainError> {
-    let row = member_for(db, actor, member_id, Permission::BankWrite).await?;
+    let txn = write_transaction(db).await?;
+    let row = member_for(&txn, actor, member_id, Permission::BankWrite).await?;
     let iban = validate::iban("iban", &input.iban)?;
     let bic = validate::bic("bic", input.bic.as_deref())?;
     let holder = validate::text("accountHolder", &input.account_holder, 140)?;
-    let txn = db.begin().await?;
     let existing = bank_account::Entity::find_by_id(row.member.id).one(&txn).await?;
     let before = existing.as_ref().map(|b| json!({ "iban": validate::mask_iban(&b.iban) }));
     let saved = match existing {
@@ -545,7 +588,8 @@ pub async fn add_sepa_mandate(
     member_id: i64,
     input: SepaMandateInput,
 ) -> Result<sepa_mandate::Model, DomainError> {
-    let row = member_for(db, actor, member_id, Permission::BankWrite).await?;
+    let txn = write_transaction(db).await?;
+    let row = member_for(&txn, actor, member_id, Permission::BankWrite).await?;
     let reference = validate::text("reference", &input.reference, 35)?;
     // SEPA mandate references: Latin letters, digits and + ? / - : ( ) . , ' and space.
     if !reference.chars().all(|c| c.is_ascii_alphanumeric() || "+?/-:().,' ".contains(c)) {
@@ -555,7 +599,6 @@ pub async fn add_sepa_mandate(
         ));
     }
     let signed_on = validate::not_future("signedOn", input.signed_on, actor.today)?;
-    let txn = db.begin().await?;
     let iban = match &input.iban {
         Some(i) => validate::iban("iban", i)?,
         None => bank_account::Entity::find_by_id(row.member.id).one(&txn).await?.map(|b| b.iban).ok_or_else(
@@ -567,7 +610,7 @@ pub async fn add_sepa_mandate(
         .count(&txn)
         .await?;
     if taken > 0 {
-        return Err(DomainError::Conflict(format!("mandate reference {reference} is already in use")));
+        return Err(DomainError::taken(&failure::MANDATE_REFERENCE));
     }
     let saved = sepa_mandate::ActiveModel {
         member_id: Set(row.member.id),
@@ -603,7 +646,8 @@ pub async fn record_payment(
     member_id: i64,
     input: PaymentInput,
 ) -> Result<payment::Model, DomainError> {
-    let row = member_for(db, actor, member_id, Permission::PaymentWrite).await?;
+    let txn = write_transaction(db).await?;
+    let row = member_for(&txn, actor, member_id, Permission::PaymentWrite).await?;
     if input.amount_cents <= 0 || input.amount_cents > 100_000_000 {
         return Err(DomainError::bad_input("amountCents", "must be between 1 and 100000000 cents"));
     }
@@ -614,7 +658,6 @@ pub async fn record_payment(
     let paid_on = validate::not_future("paidOn", input.paid_on, actor.today)?;
     validate::ordered("periodTo", input.period_from, input.period_to)?;
     let note = validate::optional_text("note", input.note.as_deref(), 500)?;
-    let txn = db.begin().await?;
     let saved = payment::ActiveModel {
         member_id: Set(row.member.id),
         amount_cents: Set(input.amount_cents),

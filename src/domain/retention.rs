@@ -2,9 +2,10 @@
 //! for the tax retention period (end of the tenth calendar year after leaving); after
 //! it, anonymizing blanks personal and bank data but keeps the membership's dates and
 //! the payments' amounts, so counts and sums stay right.
-use super::members::find_visible;
+use super::members::find_for_write;
 use super::{Actor, DomainError, audit};
 use crate::authz::Permission;
+use crate::db::write_transaction;
 use chrono::{Datelike, Days, NaiveDate};
 use entity::{
     AssignmentStatus, MemberStatus, TransferStatus, admission, assignment, audit_event, bank_account, member,
@@ -13,7 +14,7 @@ use entity::{
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
-    IntoActiveModel, PaginatorTrait, QueryFilter, QuerySelect, Set, TransactionTrait,
+    IntoActiveModel, PaginatorTrait, QueryFilter, QuerySelect, Set,
 };
 use serde_json::json;
 
@@ -101,7 +102,8 @@ pub async fn end_membership(
     left_on: NaiveDate,
 ) -> Result<Ended, DomainError> {
     actor.signed_in()?;
-    let row = find_visible(db, actor.grants, member_id).await?.ok_or(DomainError::NotFound)?;
+    let txn = write_transaction(db).await?;
+    let row = find_for_write(&txn, actor.grants, member_id).await?.ok_or(DomainError::NotFound)?;
     if !actor.grants.holds_at(Permission::MemberWrite, &row.home_path) {
         return Err(DomainError::denied(
             Permission::MemberWrite,
@@ -132,7 +134,6 @@ pub async fn end_membership(
     }
     let left_now = left_on <= actor.today;
 
-    let txn = db.begin().await?;
     // Conditional on the state checked above: of two concurrent calls one wins and
     // the other answers CONFLICT.
     let mut update = member::Entity::update_many()
@@ -322,7 +323,8 @@ pub async fn anonymize_member(
     member_id: i64,
 ) -> Result<Anonymized, DomainError> {
     actor.signed_in()?;
-    let row = find_visible(db, actor.grants, member_id).await?.ok_or(DomainError::NotFound)?;
+    let txn = write_transaction(db).await?;
+    let row = find_for_write(&txn, actor.grants, member_id).await?.ok_or(DomainError::NotFound)?;
     if !actor.grants.holds_at(Permission::MemberDelete, &row.home_path) {
         return Err(DomainError::denied(
             Permission::MemberDelete,
@@ -355,7 +357,6 @@ pub async fn anonymize_member(
         )));
     }
 
-    let txn = db.begin().await?;
     // Claims the member first, conditionally: a concurrent second call answers
     // CONFLICT instead of anonymizing twice.
     let claimed = member::Entity::update_many()

@@ -21,6 +21,7 @@ use crate::authz::Grants;
 use crate::db::statements;
 use crate::domain::audit;
 use crate::graphql::RequestContext;
+use crate::graphql::error::ApiError;
 use crate::graphql::loaders::Loaders;
 use crate::graphql::redaction::{BankReads, Redactions};
 use async_graphql::http::GraphiQLSource;
@@ -82,6 +83,22 @@ impl Refusal {
 
     pub(crate) fn internal() -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error", "INTERNAL")
+    }
+
+    /// A failure while identifying the caller or finishing the request: 503
+    /// UNAVAILABLE (or TIMEOUT) while the database is down or busy, so clients and
+    /// load balancers retry; otherwise 500 INTERNAL, logged as `what`.
+    pub(crate) fn failed<E: Into<ApiError> + std::fmt::Display>(what: &str, e: E) -> Self {
+        let shown = e.to_string();
+        let e = e.into();
+        let status = match e {
+            ApiError::Unavailable | ApiError::Timeout => StatusCode::SERVICE_UNAVAILABLE,
+            _ => {
+                tracing::error!(error = %shown, "{what}");
+                return Self::internal();
+            }
+        };
+        Self::new(status, e.to_string(), e.code())
     }
 }
 
@@ -158,10 +175,7 @@ pub(crate) async fn identify(state: &AppState, headers: &HeaderMap) -> Result<Id
                 Err(AuthError::InvalidToken | AuthError::InvalidCredentials) => {
                     return Err(Refusal::unauthenticated("invalid, revoked or expired API token"));
                 }
-                Err(e) => {
-                    tracing::error!(error = %e, "API token authentication failed");
-                    return Err(Refusal::internal());
-                }
+                Err(e) => return Err(Refusal::failed("API token authentication failed", e)),
             }
         }
         Bearer::Token(token) => match state.auth.authenticate(token, Utc::now()).await {
@@ -169,10 +183,7 @@ pub(crate) async fn identify(state: &AppState, headers: &HeaderMap) -> Result<Id
             Err(AuthError::InvalidToken | AuthError::InvalidCredentials) => {
                 return Err(Refusal::unauthenticated("invalid or expired token"));
             }
-            Err(e) => {
-                tracing::error!(error = %e, "authentication failed");
-                return Err(Refusal::internal());
-            }
+            Err(e) => return Err(Refusal::failed("authentication failed", e)),
         },
     };
     let grants = match caller {
@@ -183,10 +194,7 @@ pub(crate) async fn identify(state: &AppState, headers: &HeaderMap) -> Result<Id
                 Some(t) => Arc::new(g.restricted_to(t.scopes)),
                 None => g,
             },
-            Err(e) => {
-                tracing::error!(error = %e, "compiling grants failed");
-                return Err(Refusal::internal());
-            }
+            Err(e) => return Err(Refusal::failed("compiling grants failed", e)),
         },
     };
     Ok(Identified { caller, grants, session_id, api_token_id: api_token.map(|t| t.token_id), today })
@@ -222,8 +230,7 @@ async fn execute(
         && let Err(e) =
             audit::record_bank_reads(&state.db, Utc::now(), actor_user_id, request_id, &read).await
     {
-        tracing::error!(error = %e, "auditing bank reads failed");
-        return Err(Refusal::internal());
+        return Err(Refusal::failed("auditing bank reads failed", e));
     }
     Ok(response)
 }

@@ -273,8 +273,16 @@ impl Metrics {
 }
 
 /// The codes of DESIGN.md section 5; anything else is counted as OTHER.
-const KNOWN_CODES: &[&str] =
-    &["UNAUTHENTICATED", "FORBIDDEN", "BAD_USER_INPUT", "NOT_FOUND", "CONFLICT", "INTERNAL"];
+const KNOWN_CODES: &[&str] = &[
+    "UNAUTHENTICATED",
+    "FORBIDDEN",
+    "BAD_USER_INPUT",
+    "NOT_FOUND",
+    "CONFLICT",
+    "UNAVAILABLE",
+    "TIMEOUT",
+    "INTERNAL",
+];
 
 /// Methods from a fixed set: clients can send any token as a method.
 fn method_label(method: &Method) -> &'static str {
