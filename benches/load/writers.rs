@@ -43,6 +43,9 @@ struct Args {
     /// Seconds into the run of the restart (half the run by default).
     #[arg(long)]
     restart_at: Option<u64>,
+    /// Instead of a restart: stop the cluster, keep it down this many seconds, start it.
+    #[arg(long)]
+    down_for: Option<u64>,
     #[arg(long, default_value_t = 18_081)]
     port: u16,
     /// The server's pool size.
@@ -190,7 +193,8 @@ async fn main() -> anyhow::Result<()> {
     let restart = match &args.restart_cluster {
         Some(cluster) => {
             let at = Duration::from_secs(args.restart_at.unwrap_or(args.seconds / 2));
-            Some(tokio::spawn(restart_cluster(cluster.clone(), t0, at)))
+            let url = database_url.clone();
+            Some(tokio::spawn(restart_cluster(cluster.clone(), url, t0, at, args.down_for)))
         }
         None => None,
     };
@@ -389,24 +393,70 @@ async fn poll_ready(
     }
 }
 
-/// When the restart began and when `pg_ctlcluster` reported the cluster up again.
+/// When the restart began, when the database stopped and was back answering (a
+/// probe connecting afresh every 20 ms), and when `pg_ctlcluster` returned.
 #[derive(Clone, Copy, Debug)]
 struct Restart {
     began: Duration,
+    down: Duration,
     back: Duration,
+    done: Duration,
 }
 
-async fn restart_cluster(cluster: String, t0: Instant, at: Duration) -> anyhow::Result<Restart> {
+async fn restart_cluster(
+    cluster: String,
+    url: String,
+    t0: Instant,
+    at: Duration,
+    down_for: Option<u64>,
+) -> anyhow::Result<Restart> {
     tokio::time::sleep_until((t0 + at).into()).await;
     let (version, name) =
         cluster.split_once('/').ok_or_else(|| anyhow::anyhow!("--restart-cluster 15/faults"))?;
+    let ctl = |action: &'static str| {
+        tokio::process::Command::new("pg_ctlcluster")
+            .args(["--skip-systemctl-redirect", version, name, action])
+            .status()
+    };
     let began = t0.elapsed();
-    let status = tokio::process::Command::new("pg_ctlcluster")
-        .args(["--skip-systemctl-redirect", version, name, "restart"])
-        .status()
-        .await?;
-    anyhow::ensure!(status.success(), "pg_ctlcluster restart failed");
-    Ok(Restart { began, back: t0.elapsed() })
+    let probe = tokio::spawn(probe_outage(url, t0));
+    let status = match down_for {
+        None => ctl("restart").await?,
+        Some(secs) => {
+            let stopped = ctl("stop").await?;
+            anyhow::ensure!(stopped.success(), "pg_ctlcluster stop failed");
+            tokio::time::sleep(Duration::from_secs(secs)).await;
+            ctl("start").await?
+        }
+    };
+    anyhow::ensure!(status.success(), "pg_ctlcluster failed");
+    let done = t0.elapsed();
+    let (down, back) = probe.await?;
+    Ok(Restart { began, down, back, done })
+}
+
+/// The first moment a fresh connection fails, and the first one after it that
+/// answers again.
+async fn probe_outage(url: String, t0: Instant) -> (Duration, Duration) {
+    async fn answers(url: &str) -> bool {
+        let attempt = async {
+            let db = Database::connect(url).await.ok()?;
+            let ok = db.execute_unprepared("SELECT 1").await.is_ok();
+            db.close().await.ok();
+            Some(ok)
+        };
+        matches!(tokio::time::timeout(Duration::from_millis(500), attempt).await, Ok(Some(true)))
+    }
+    let mut down = None;
+    loop {
+        let ok = answers(&url).await;
+        match (ok, down) {
+            (false, None) => down = Some(t0.elapsed()),
+            (true, Some(d)) => return (d, t0.elapsed()),
+            _ => {}
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// What the database holds of the run's writes.
@@ -563,20 +613,37 @@ fn report(attempts: &[Attempt], stored: &Stored, restart: Option<Restart>, readi
             .filter(|a| matches!(a.outcome, Outcome::Ok) && a.started >= r.back)
             .map(|a| a.finished)
             .min();
-        let ready_again = readiness.iter().find(|(t, s)| *t >= r.began && *s == 200).map(|(t, _)| *t);
+        // The first 200 after the last 503 of the outage.
+        let last_503 = readiness.iter().filter(|(t, s)| *t >= r.began && *s != 200).map(|(t, _)| *t).max();
+        let ready_again =
+            last_503.and_then(|l| readiness.iter().find(|(t, s)| *t > l && *s == 200).map(|(t, _)| *t));
+        let (mut answered_ok, mut answered_err) = (0, 0);
+        for a in attempts.iter().filter(|a| a.finished >= r.down && a.started <= r.back) {
+            match a.outcome {
+                Outcome::Ok => answered_ok += 1,
+                _ => answered_err += 1,
+            }
+        }
+        let slowest_failure = failed.iter().map(|a| a.finished - a.started).max();
         let secs = |d: Option<Duration>| d.map_or("-".to_owned(), |d| format!("{:.2} s", d.as_secs_f64()));
         let after = |d: Option<Duration>| d.map(|d| d.saturating_sub(r.back));
         println!(
-            "restart: began at {:.2} s, cluster up again at {:.2} s (pg_ctlcluster took {:.2} s)",
+            "restart: began at {:.2} s; the database refused connections from {:.2} s and answered again at {:.2} s (pg_ctlcluster returned at {:.2} s)",
             r.began.as_secs_f64(),
+            r.down.as_secs_f64(),
             r.back.as_secs_f64(),
-            (r.back - r.began).as_secs_f64()
+            r.done.as_secs_f64()
+        );
+        println!(
+            "  writes in flight while it was down: {answered_ok} succeeded (after waiting for a connection), {answered_err} failed; slowest failure {}",
+            secs(slowest_failure)
         );
         println!("  first failed write at {}, last at {}", secs(first_failure), secs(last_failure));
         println!(
-            "  after the database was back: first successful write {} later, /readyz 200 {} later",
+            "  after the database was back: first successful write {} later; /readyz 503 until {}, 200 again at {}",
             secs(after(recovered)),
-            secs(after(ready_again))
+            secs(last_503),
+            secs(ready_again)
         );
         println!("  /readyz changes: {readiness:?}");
     }

@@ -216,7 +216,7 @@ pub async fn approve(
     db: &DatabaseConnection,
     actor: &Actor<'_>,
     id: i64,
-) -> Result<(admission::Model, member::Model), DomainError> {
+) -> Result<(admission::Model, member::Model, Option<super::members::MemberRow>), DomainError> {
     let txn = write_transaction(db).await?;
     let (adm, unit) = for_decision(&txn, actor, id).await?;
     if is_adult(adm.birth_date, actor.today)
@@ -287,8 +287,9 @@ pub async fn approve(
         ),
     )
     .await?;
+    let visible = super::members::find_visible(&txn, actor.grants, created.id).await?;
     txn.commit().await?;
-    Ok((decided, created))
+    Ok((decided, created, visible))
 }
 
 /// rejectAdmission: admission.approve at the unit, with a reason.

@@ -282,13 +282,22 @@ fn changed(before: &serde_json::Value, after: &serde_json::Value) -> (serde_json
     (serde_json::Value::Object(b), serde_json::Value::Object(a))
 }
 
+/// A member as a write left it, and as the caller may see it now: read inside the
+/// write's transaction, so that answering needs no statement after the commit (a
+/// committed write is never answered with an error because the database went away
+/// just after).
+pub struct Written {
+    pub member: member::Model,
+    pub visible: Option<MemberRow>,
+}
+
 /// createMember: member.create at the home unit (R13); the membership number comes
 /// from the counter unless given (and then must be unique).
 pub async fn create_member(
     db: &DatabaseConnection,
     actor: &Actor<'_>,
     input: NewMember,
-) -> Result<member::Model, DomainError> {
+) -> Result<Written, DomainError> {
     actor.signed_in()?;
     let txn = write_transaction(db).await?;
     let unit = unit_for_write(&txn, actor.grants, input.home_unit_id, "homeUnitId").await?;
@@ -362,8 +371,9 @@ pub async fn create_member(
         None,
     )
     .await?;
+    let visible = find_visible(&txn, actor.grants, row.id).await?;
     txn.commit().await?;
-    Ok(row)
+    Ok(Written { member: row, visible })
 }
 
 /// Inserts a validated member (`id` is assigned) with its `member.create` audit
@@ -392,6 +402,10 @@ pub struct Updated {
     pub member: member::Model,
     /// The status changed: the member's user may have gained or lost rights (R6).
     pub status_changed: bool,
+    /// The member's logins when the status changed: their cached grants are stale.
+    pub user_ids: Vec<i64>,
+    /// The member as the caller sees it after the update (see `Written`).
+    pub visible: Option<MemberRow>,
 }
 
 /// updateMember: member.write on the member, and at the destination when moving it
@@ -492,7 +506,12 @@ pub async fn update_member(
     }
     let (b, a) = changed(&member_json(&before), &member_json(&m));
     if a.as_object().is_some_and(|o| o.is_empty()) {
-        return Ok(Updated { member: before, status_changed: false });
+        return Ok(Updated {
+            member: before,
+            status_changed: false,
+            user_ids: Vec::new(),
+            visible: Some(row),
+        });
     }
     m.updated_by = actor.user_id;
     m.updated_at = actor.now;
@@ -500,8 +519,20 @@ pub async fn update_member(
     let updated = m.into_active_model().reset_all().update(&txn).await?;
     audit::record(&txn, actor.now, actor.audit("member.update", "member", member_id, Some(b), Some(a)))
         .await?;
+    let visible = find_visible(&txn, actor.grants, member_id).await?;
+    let user_ids = if status_changed {
+        entity::user::Entity::find()
+            .filter(entity::user::Column::MemberId.eq(member_id))
+            .all(&txn)
+            .await?
+            .into_iter()
+            .map(|u| u.id)
+            .collect()
+    } else {
+        Vec::new()
+    };
     txn.commit().await?;
-    Ok(Updated { member: updated, status_changed })
+    Ok(Updated { member: updated, status_changed, user_ids, visible })
 }
 
 /// The member a bank or payment write is about, locked for the write transaction

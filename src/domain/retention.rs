@@ -49,6 +49,8 @@ pub struct Ended {
     /// False when the leaving date lies ahead: the member stays until then and the
     /// lifecycle job sets LEFT on that day.
     pub left_now: bool,
+    /// The member as the caller sees it now (see `members::Written`).
+    pub visible: Option<super::members::MemberRow>,
 }
 
 fn retention_json(m: &member::Model) -> serde_json::Value {
@@ -205,8 +207,9 @@ pub async fn end_membership(
         actor.audit("member.end", "member", member_id, Some(retention_json(&before)), Some(after)),
     )
     .await?;
+    let visible = super::members::find_visible(&txn, actor.grants, member_id).await?;
     txn.commit().await?;
-    Ok(Ended { member: updated, user_ids, left_now })
+    Ok(Ended { member: updated, user_ids, left_now, visible })
 }
 
 /// What `anonymize_member` did.
@@ -215,6 +218,8 @@ pub struct Anonymized {
     pub member: member::Model,
     /// The deleted users (logins) of the member, for cache invalidation.
     pub user_ids: Vec<i64>,
+    /// The member as the caller sees it now (see `members::Written`).
+    pub visible: Option<super::members::MemberRow>,
 }
 
 /// Keys of audit records that hold personal or bank data; blanked in the member's
@@ -451,8 +456,9 @@ pub async fn anonymize_member(
         actor.audit("member.anonymize", "member", member_id, Some(before_json), Some(after_json)),
     )
     .await?;
+    let visible = super::members::find_visible(&txn, actor.grants, member_id).await?;
     txn.commit().await?;
-    Ok(Anonymized { member: updated, user_ids })
+    Ok(Anonymized { member: updated, user_ids, visible })
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ use async_graphql::{
 };
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use entity::{bank_account, member, org_unit, payment, sepa_mandate, user};
+use entity::{bank_account, member, org_unit, payment, sepa_mandate};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
     ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select,
@@ -778,13 +778,6 @@ pub struct PaymentInput {
     pub note: Option<String>,
 }
 
-/// The member as the caller may see it after a write.
-async fn reread(ctx: &Context<'_>, member_id: i64) -> async_graphql::Result<Option<Member>> {
-    let grants = &request(ctx).grants;
-    let row = domain::find_visible(db(ctx)?, grants, member_id).await.map_err(gql)?;
-    Ok(row.map(Member))
-}
-
 #[derive(Default)]
 pub struct MemberMutation;
 
@@ -822,7 +815,7 @@ impl MemberMutation {
         };
         let req = request(ctx);
         let created = domain::create_member(db(ctx)?, &req.actor(), new).await.map_err(gql)?;
-        reread(ctx, created.id).await
+        Ok(created.visible.map(Member))
     }
 
     /// Changes a member: member.write on it, and at the destination when moving it
@@ -857,15 +850,12 @@ impl MemberMutation {
         let req = request(ctx);
         let conn = db(ctx)?;
         let updated = domain::update_member(conn, &req.actor(), member_id, changes).await.map_err(gql)?;
-        if updated.status_changed {
-            // The member's user may gain or lose every right (R6).
-            let users = user::Entity::find().filter(user::Column::MemberId.eq(member_id)).all(conn).await;
-            let authz = ctx.data::<Arc<Authz>>()?;
-            for u in users.map_err(gql)? {
-                authz.user_changed(u.id);
-            }
+        // The member's user may gain or lose every right (R6).
+        let authz = ctx.data::<Arc<Authz>>()?;
+        for u in &updated.user_ids {
+            authz.user_changed(*u);
         }
-        reread(ctx, member_id).await
+        Ok(updated.visible.map(Member))
     }
 
     /// Sets the member's bank account: bank.write on the member (R13); the IBAN's
