@@ -618,7 +618,7 @@ fn report(attempts: &[Attempt], stored: &Stored, restart: Option<Restart>, readi
         let ready_again =
             last_503.and_then(|l| readiness.iter().find(|(t, s)| *t > l && *s == 200).map(|(t, _)| *t));
         let (mut answered_ok, mut answered_err) = (0, 0);
-        for a in attempts.iter().filter(|a| a.finished >= r.down && a.started <= r.back) {
+        for a in attempts.iter().filter(|a| a.finished >= r.down && a.started <= r.back && !a.repeat) {
             match a.outcome {
                 Outcome::Ok => answered_ok += 1,
                 _ => answered_err += 1,
