@@ -33,6 +33,10 @@ pub enum AuthError {
     BadInput { field: &'static str, message: String },
     #[error("{0}")]
     Conflict(String),
+    /// A unique value is taken: CONFLICT naming the field, as when the database's
+    /// constraint catches it (`db::failure`).
+    #[error("{}", .0.message)]
+    Taken(&'static crate::db::failure::Unique),
     #[error("database error")]
     Db(#[from] DbErr),
     #[error("internal error")]
@@ -313,7 +317,7 @@ impl Authenticator {
         };
         let taken = self.user_by_external_subject(&linked).await?;
         if taken.is_some_and(|u| u.id != target_user_id) {
-            return Err(AuthError::Conflict("this identity is linked to another user".into()));
+            return Err(AuthError::Taken(&crate::db::failure::EXTERNAL_SUBJECT));
         }
         let before = target.external_subject.clone();
         let txn = crate::db::write_transaction(&self.db).await?;

@@ -115,7 +115,7 @@ pub async fn create_admin<C: ConnectionTrait>(
         ));
     }
     if user::Entity::find().filter(user::Column::Username.eq(username)).one(conn).await?.is_some() {
-        return Err(DomainError::Conflict(format!("username {username:?} is taken")));
+        return Err(DomainError::taken(&crate::db::failure::USERNAME));
     }
     let now = Utc::now();
     let today = clock.today();

@@ -100,6 +100,7 @@ impl From<AuthError> for ApiError {
             AuthError::Forbidden(m) => Self::Forbidden(m),
             AuthError::BadInput { field, message } => Self::bad_input(field, message),
             AuthError::Conflict(m) => Self::Conflict(m),
+            AuthError::Taken(unique) => Self::from(DomainError::taken(unique)),
             AuthError::Db(e) => Self::from(e),
             AuthError::Internal => Self::Internal,
         }

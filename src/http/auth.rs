@@ -35,6 +35,7 @@ fn failure(e: AuthError) -> Response {
             (StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", "sign-in failed".to_owned())
         }
         AuthError::Conflict(m) => (StatusCode::CONFLICT, "CONFLICT", m),
+        AuthError::Taken(unique) => (StatusCode::CONFLICT, "CONFLICT", unique.message.to_owned()),
         AuthError::Db(e) => {
             let refusal = super::graphql::Refusal::failed("browser sign-in failed", e);
             (refusal.status, refusal.code, refusal.message)
