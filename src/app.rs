@@ -58,16 +58,21 @@ impl App {
     pub async fn build(settings: Settings) -> Result<Self, AppError> {
         // One registry per server: tests run many in one process.
         let metrics = Arc::new(Metrics::new());
+        {
+            // Migrations and the demo may run longer than a request's statements.
+            let maintenance = db::connect_for_maintenance(&settings).await?;
+            db::migrate(&maintenance).await?;
+            if settings.demo_data && org_unit::Entity::find().count(&maintenance).await? == 0 {
+                tracing::info!("empty database: loading the demo data");
+                let hasher = PasswordHasher::new(settings.password)?;
+                seed::demo::seed(&maintenance, &hasher, settings.clock).await?;
+            }
+            maintenance.close().await?;
+        }
         let mut db = db::connect(&settings).await?;
         {
             let metrics = metrics.clone();
             db::count_statements(&mut db, move || metrics.sql_statement());
-        }
-        db::migrate(&db).await?;
-        if settings.demo_data && org_unit::Entity::find().count(&db).await? == 0 {
-            tracing::info!("empty database: loading the demo data");
-            let hasher = PasswordHasher::new(settings.password)?;
-            seed::demo::seed(&db, &hasher, settings.clock).await?;
         }
         let authz = Arc::new(Authz::new(db.clone()));
         let authz_listener = notify::spawn_listener(&db, authz.clone());

@@ -53,6 +53,8 @@ pub const KNOWN_VARIABLES: &[&str] = &[
     "VERBAND_LISTEN",
     "VERBAND_DEMO_DATA",
     "VERBAND_DB_MAX_CONNECTIONS",
+    "VERBAND_DB_STATEMENT_TIMEOUT_MS",
+    "VERBAND_DB_ACQUIRE_TIMEOUT_MS",
     "VERBAND_MAX_BODY_BYTES",
     "VERBAND_MAX_QUERY_DEPTH",
     "VERBAND_MAX_QUERY_COMPLEXITY",
@@ -164,6 +166,12 @@ pub struct Settings {
     /// Load the demo data into an empty database at start.
     pub demo_data: bool,
     pub db_max_connections: u32,
+    /// The longest a statement may run (SQLite: also the longest wait for the
+    /// write lock).
+    pub db_statement_timeout: std::time::Duration,
+    /// The longest a request waits for a pooled connection, also while the
+    /// database is unreachable.
+    pub db_acquire_timeout: std::time::Duration,
     pub max_body_bytes: usize,
     /// What one GraphQL request may cost: text, depth, cost, fields, root fields.
     pub limits: Limits,
@@ -248,6 +256,8 @@ impl std::fmt::Debug for Settings {
             .field("listen", &self.listen)
             .field("demo_data", &self.demo_data)
             .field("db_max_connections", &self.db_max_connections)
+            .field("db_statement_timeout", &self.db_statement_timeout)
+            .field("db_acquire_timeout", &self.db_acquire_timeout)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("limits", &self.limits)
             .field("request_timeout", &self.request_timeout)
@@ -286,6 +296,8 @@ struct FileConfig {
     listen: Option<SocketAddr>,
     demo_data: Option<bool>,
     db_max_connections: Option<u32>,
+    db_statement_timeout_ms: Option<u64>,
+    db_acquire_timeout_ms: Option<u64>,
     max_body_bytes: Option<usize>,
     max_query_depth: Option<u32>,
     max_query_complexity: Option<u64>,
@@ -379,6 +391,8 @@ impl Settings {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             demo_data: true,
             db_max_connections: 10,
+            db_statement_timeout: std::time::Duration::from_secs(5),
+            db_acquire_timeout: std::time::Duration::from_secs(2),
             max_body_bytes: 1024 * 1024,
             limits: Limits::default(),
             request_timeout: std::time::Duration::from_secs(10),
@@ -458,6 +472,16 @@ impl Settings {
             .or(file.db_max_connections)
         {
             s.db_max_connections = v.max(1);
+        }
+        if let Some(v) = parse("VERBAND_DB_STATEMENT_TIMEOUT_MS", env("VERBAND_DB_STATEMENT_TIMEOUT_MS"))?
+            .or(file.db_statement_timeout_ms)
+        {
+            s.db_statement_timeout = millis("VERBAND_DB_STATEMENT_TIMEOUT_MS", v)?;
+        }
+        if let Some(v) = parse("VERBAND_DB_ACQUIRE_TIMEOUT_MS", env("VERBAND_DB_ACQUIRE_TIMEOUT_MS"))?
+            .or(file.db_acquire_timeout_ms)
+        {
+            s.db_acquire_timeout = millis("VERBAND_DB_ACQUIRE_TIMEOUT_MS", v)?;
         }
         if let Some(v) =
             parse("VERBAND_MAX_BODY_BYTES", env("VERBAND_MAX_BODY_BYTES"))?.or(file.max_body_bytes)
@@ -637,6 +661,14 @@ fn limits(
     })
 }
 
+/// A time limit in milliseconds: never zero (every statement has a limit).
+fn millis(key: &'static str, v: u64) -> Result<std::time::Duration, ConfigError> {
+    if v == 0 {
+        return Err(ConfigError::Invalid { key, message: "must be at least 1 millisecond".into() });
+    }
+    Ok(std::time::Duration::from_millis(v))
+}
+
 pub fn sqlite_url(data_dir: &Path) -> String {
     format!("sqlite://{}?mode=rwc", data_dir.join("verband.db").display())
 }
@@ -813,6 +845,16 @@ mod tests {
             });
             assert!(whole, "{name} is not in README.md");
         }
+    }
+
+    #[test]
+    fn database_time_limits_are_milliseconds_and_never_off() {
+        let s = from(&[("VERBAND_DB_STATEMENT_TIMEOUT_MS", "250")], "db_acquire_timeout_ms = 750")
+            .expect("settings");
+        assert_eq!(s.db_statement_timeout, std::time::Duration::from_millis(250));
+        assert_eq!(s.db_acquire_timeout, std::time::Duration::from_millis(750));
+        let err = from(&[("VERBAND_DB_STATEMENT_TIMEOUT_MS", "0")], "").expect_err("zero");
+        assert!(err.to_string().contains("VERBAND_DB_STATEMENT_TIMEOUT_MS"));
     }
 
     #[test]

@@ -127,13 +127,13 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             app.run().await?;
         }
         Command::Migrate => {
-            let conn = db::connect(&settings).await?;
+            let conn = db::connect_for_maintenance(&settings).await?;
             db::migrate(&conn).await?;
             tracing::info!("migrations applied");
         }
         Command::Schema => print!("{}", graphql::sdl()),
         Command::Bootstrap { username, password, root_name } => {
-            let conn = db::connect(&settings).await?;
+            let conn = db::connect_for_maintenance(&settings).await?;
             db::migrate(&conn).await?;
             let hasher = PasswordHasher::new(settings.password)?;
             let done = bootstrap::bootstrap(
@@ -152,7 +152,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             );
         }
         Command::Maintain => {
-            let conn = db::connect(&settings).await?;
+            let conn = db::connect_for_maintenance(&settings).await?;
             db::migrate(&conn).await?;
             let report = lifecycle::run(&conn, settings.clock.today()).await?;
             // Running servers check a member's status on every request, so a member
@@ -165,7 +165,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             );
         }
         Command::Seed(args) => {
-            let conn = db::connect(&settings).await?;
+            let conn = db::connect_for_maintenance(&settings).await?;
             db::migrate(&conn).await?;
             let hasher = PasswordHasher::new(settings.password)?;
             let started = Instant::now();

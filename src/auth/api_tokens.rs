@@ -10,7 +10,7 @@ use base64::Engine;
 use chrono::{DateTime, Utc};
 use entity::{api_token, user};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -63,7 +63,7 @@ impl Authenticator {
         rand::fill(&mut bytes);
         let secret = format!("{PREFIX}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes));
         let scope_names: Vec<&str> = scopes.iter().map(Permission::as_str).collect();
-        let txn = self.db().begin().await?;
+        let txn = crate::db::write_transaction(self.db()).await?;
         let row = api_token::ActiveModel {
             user_id: Set(owner_id),
             name: Set(name.to_owned()),
@@ -115,7 +115,7 @@ impl Authenticator {
         if row.revoked_at.is_some() {
             return Ok(());
         }
-        let txn = self.db().begin().await?;
+        let txn = crate::db::write_transaction(self.db()).await?;
         let mut active: api_token::ActiveModel = row.into();
         active.revoked_at = Set(Some(now));
         active.update(&txn).await?;

@@ -13,7 +13,6 @@ use entity::{MemberStatus, member, session, user};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, IntoActiveModel, QueryFilter, Set,
-    TransactionTrait,
 };
 use std::sync::Arc;
 
@@ -36,6 +35,10 @@ pub enum AuthError {
     BadInput { field: &'static str, message: String },
     #[error("{0}")]
     Conflict(String),
+    /// A unique value is taken: CONFLICT naming the field, as when the database's
+    /// constraint catches it (`db::failure`).
+    #[error("{}", .0.message)]
+    Taken(&'static crate::db::failure::Unique),
     #[error("database error")]
     Db(#[from] DbErr),
     #[error("internal error")]
@@ -207,7 +210,7 @@ impl Authenticator {
         let session_id = random_id();
         let (access_token, expires_at) =
             self.tokens.issue(user.id, &session_id, now).map_err(|_| AuthError::Internal)?;
-        let txn = self.db.begin().await?;
+        let txn = crate::db::write_transaction(&self.db).await?;
         session::ActiveModel {
             id: Set(session_id.clone()),
             user_id: Set(user.id),
@@ -346,10 +349,10 @@ impl Authenticator {
         };
         let taken = self.user_by_external_subject(&linked).await?;
         if taken.is_some_and(|u| u.id != target_user_id) {
-            return Err(AuthError::Conflict("this identity is linked to another user".into()));
+            return Err(AuthError::Taken(&crate::db::failure::EXTERNAL_SUBJECT));
         }
         let before = target.external_subject.clone();
-        let txn = self.db.begin().await?;
+        let txn = crate::db::write_transaction(&self.db).await?;
         let mut u = target.into_active_model();
         u.external_subject = Set(Some(linked.clone()));
         u.updated_at = Set(now);
@@ -407,7 +410,7 @@ impl Authenticator {
             .await
             .map_err(|_| AuthError::Internal)?
             .map_err(|_| AuthError::Internal)?;
-        let txn = self.db.begin().await?;
+        let txn = crate::db::write_transaction(&self.db).await?;
         let mut u = target.into_active_model();
         u.password_hash = Set(Some(hash));
         u.failed_logins = Set(0);

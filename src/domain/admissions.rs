@@ -6,16 +6,18 @@
 //! Applications hold personal data of people who are not members yet: only callers
 //! who decide on them or administer the unit's members (admission.approve,
 //! admission.approve_adult or member.write at the unit) see them at all.
-use super::members::{AddressInput, insert_member, unit_for_write, writable};
-use super::seed::allocate_membership_numbers;
+use super::members::{
+    AddressInput, free_membership_number, insert_member, unit_for_write, unit_locked, writable,
+};
 use super::{Actor, DomainError, audit, validate};
 use crate::authz::{Grants, Permission};
+use crate::db::write_transaction;
 use chrono::{Datelike, NaiveDate};
 use entity::{AdmissionStatus, MemberStatus, OrgUnitStatus, admission, member, org_unit};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    Set, TransactionTrait,
+    Set,
 };
 use serde_json::json;
 
@@ -104,7 +106,8 @@ pub async fn apply(
     actor: &Actor<'_>,
     input: Application,
 ) -> Result<admission::Model, DomainError> {
-    let unit = unit_for_write(db, actor.grants, input.org_unit_id, "orgUnitId", None).await?;
+    let txn = write_transaction(db).await?;
+    let unit = unit_for_write(&txn, actor.grants, input.org_unit_id, "orgUnitId", None).await?;
     takes_members(&unit, actor.today)?;
     let first_name = validate::text("firstName", &input.first_name, 100)?;
     let last_name = validate::text("lastName", &input.last_name, 100)?;
@@ -118,7 +121,6 @@ pub async fn apply(
     let city = validate::optional_text("address.city", input.address.city.as_deref(), 100)?;
     let country = validate::country("address.country", input.address.country.as_deref())?;
 
-    let txn = db.begin().await?;
     let row = admission::ActiveModel {
         org_unit_id: Set(unit.id),
         first_name: Set(first_name),
@@ -152,14 +154,16 @@ pub async fn apply(
     Ok(row)
 }
 
-/// A visible application the caller may decide on: admission.approve at its unit.
-async fn for_decision(
-    db: &DatabaseConnection,
+/// A visible application the caller may decide on: admission.approve at its unit
+/// (read with a share lock inside the write transaction `txn`).
+async fn for_decision<C: ConnectionTrait>(
+    txn: &C,
     actor: &Actor<'_>,
     id: i64,
 ) -> Result<(admission::Model, org_unit::Model), DomainError> {
     actor.signed_in()?;
-    let (adm, unit) = find_visible(db, actor.grants, id).await?.ok_or(DomainError::NotFound)?;
+    let (adm, unit) = find_visible(txn, actor.grants, id).await?.ok_or(DomainError::NotFound)?;
+    let unit = unit_locked(txn, unit.id).await?.unwrap_or(unit);
     if !actor.grants.holds_at(Permission::AdmissionApprove, &unit.path) {
         return Err(DomainError::denied(
             Permission::AdmissionApprove,
@@ -209,8 +213,9 @@ pub async fn approve(
     db: &DatabaseConnection,
     actor: &Actor<'_>,
     id: i64,
-) -> Result<(admission::Model, member::Model), DomainError> {
-    let (adm, unit) = for_decision(db, actor, id).await?;
+) -> Result<(admission::Model, member::Model, Option<super::members::MemberRow>), DomainError> {
+    let txn = write_transaction(db).await?;
+    let (adm, unit) = for_decision(&txn, actor, id).await?;
     if is_adult(adm.birth_date, actor.today)
         && !actor.grants.holds_at(Permission::AdmissionApproveAdult, &unit.path)
     {
@@ -225,11 +230,10 @@ pub async fn approve(
     still_pending(&adm)?;
     takes_members(&unit, actor.today)?;
 
-    let txn = db.begin().await?;
     // The admission first: a losing concurrent approval stops here, before it
     // takes a membership number.
     decide(&txn, actor, id, AdmissionStatus::Approved, None).await?;
-    let number = allocate_membership_numbers(&txn, 1).await?.to_string();
+    let number = free_membership_number(&txn).await?;
     let created = insert_member(
         &txn,
         actor,
@@ -280,8 +284,9 @@ pub async fn approve(
         ),
     )
     .await?;
+    let visible = super::members::find_visible(&txn, actor.grants, created.id).await?;
     txn.commit().await?;
-    Ok((decided, created))
+    Ok((decided, created, visible))
 }
 
 /// rejectAdmission: admission.approve at the unit, with a reason.
@@ -291,10 +296,10 @@ pub async fn reject(
     id: i64,
     reason: &str,
 ) -> Result<admission::Model, DomainError> {
-    let (adm, _) = for_decision(db, actor, id).await?;
+    let txn = write_transaction(db).await?;
+    let (adm, _) = for_decision(&txn, actor, id).await?;
     let reason = validate::free_text("reason", reason, 1000)?;
     still_pending(&adm)?;
-    let txn = db.begin().await?;
     decide(&txn, actor, id, AdmissionStatus::Rejected, Some(reason)).await?;
     let decided = admission::Entity::find_by_id(id).one(&txn).await?.ok_or(DomainError::NotFound)?;
     audit::record(

@@ -5,6 +5,7 @@
 use crate::authz::catalogue::{Catalogue, GroupInfo};
 use crate::authz::notify::{self, Change};
 use crate::authz::{Grants, Invalidate, Permission};
+use crate::db::write_transaction;
 use crate::domain::assignment_rules::{AssignmentRequest, check_no_escalation, check_shape};
 use crate::domain::{Actor, DomainError, audit, members};
 use chrono::NaiveDate;
@@ -13,7 +14,7 @@ use entity::{
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel,
-    QueryFilter, Set, TransactionTrait,
+    QueryFilter, QuerySelect, Set,
 };
 
 /// A new office, with ids already decoded.
@@ -59,7 +60,7 @@ pub async fn create(
 ) -> Result<assignment::Model, DomainError> {
     let user_id = actor.signed_in()?;
     let grants = actor.grants;
-    let txn = db.begin().await?;
+    let txn = write_transaction(db).await?;
     // Missing and invisible answer alike, so the answer reveals nothing (R11, R14);
     // managing offices at a unit makes it exist for the write.
     let unit = members::unit_for_write(
@@ -136,8 +137,11 @@ pub async fn update(
 ) -> Result<assignment::Model, DomainError> {
     actor.signed_in()?;
     let grants = actor.grants;
-    let txn = db.begin().await?;
+    let txn = write_transaction(db).await?;
+    lock(&txn, id).await?;
     let (before, unit) = find_visible(&txn, grants, id).await?.ok_or(DomainError::NotFound)?;
+    // The unit must not be archived meanwhile (R14).
+    let unit = members::unit_locked(&txn, unit.id).await?.unwrap_or(unit);
     let activity = activity::Entity::find_by_id(before.activity_id).one(&txn).await?.ok_or_else(|| {
         DomainError::Internal(format!("activity {} of assignment {id} missing", before.activity_id))
     })?;
@@ -199,7 +203,8 @@ pub async fn end(
 ) -> Result<assignment::Model, DomainError> {
     actor.signed_in()?;
     let grants = actor.grants;
-    let txn = db.begin().await?;
+    let txn = write_transaction(db).await?;
+    lock(&txn, id).await?;
     let (before, unit) = find_visible(&txn, grants, id).await?.ok_or(DomainError::NotFound)?;
     require_assignment_write(grants, &unit)?;
     if ends_on < before.starts_on {
@@ -235,6 +240,14 @@ pub async fn end(
         invalidate.user_changed(u);
     }
     Ok(after)
+}
+
+/// Locks an office for a change until the transaction ends: two changes of one
+/// office take turns, so an end is never overwritten by an update computed from the
+/// office before it ended.
+async fn lock<C: ConnectionTrait>(txn: &C, id: i64) -> Result<(), DomainError> {
+    assignment::Entity::find_by_id(id).lock_exclusive().one(txn).await?;
+    Ok(())
 }
 
 /// The office with its unit, if the caller may see it (missing and invisible alike

@@ -36,15 +36,18 @@ pub async fn record<C: ConnectionTrait>(
 }
 
 /// Bank data read by `actor` (R12 fields, exports): one row per member, written in
-/// one statement per 1,000 members, so a page of 500 costs one insert.
-pub async fn record_bank_reads<C: ConnectionTrait>(
-    conn: &C,
+/// one statement per 1,000 members, so a page of 500 costs one insert. (A read
+/// has no transaction of its own: the rows are written after it, in the writers'
+/// turn.)
+pub async fn record_bank_reads(
+    conn: &sea_orm::DatabaseConnection,
     at: DateTime<Utc>,
     actor_user_id: Option<i64>,
     request_id: Option<String>,
     member_ids: &[i64],
 ) -> Result<(), DbErr> {
     use sea_orm::EntityTrait;
+    let _turn = crate::db::writer_turn(conn).await?;
     for chunk in member_ids.chunks(1_000) {
         let rows = chunk.iter().map(|id| audit_event::ActiveModel {
             at: Set(at),

@@ -10,7 +10,6 @@ use chrono::Utc;
 use entity::{MemberStatus, OrgUnitStatus, Visibility, member, org_unit, user, user_system_group};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, Set,
-    TransactionTrait,
 };
 
 pub const MIN_PASSWORD_LEN: usize = 10;
@@ -34,7 +33,7 @@ pub async fn bootstrap(
     admin: AdminInput<'_>,
     root_name: &str,
 ) -> Result<Bootstrapped, DomainError> {
-    let txn = db.begin().await?;
+    let txn = crate::db::write_transaction(db).await?;
     let cat = catalogue::ensure_default(&txn).await?;
     let existing_root =
         org_unit::Entity::find().filter(org_unit::Column::ParentId.is_null()).one(&txn).await?;
@@ -118,7 +117,7 @@ pub async fn create_admin<C: ConnectionTrait>(
         ));
     }
     if user::Entity::find().filter(user::Column::Username.eq(username)).one(conn).await?.is_some() {
-        return Err(DomainError::Conflict(format!("username {username:?} is taken")));
+        return Err(DomainError::taken(&crate::db::failure::USERNAME));
     }
     let now = Utc::now();
     let today = clock.today();

@@ -5,6 +5,7 @@
 //! with its audit record in one transaction; callers drop cached grants after it.
 use crate::authz::notify::{self, Change};
 use crate::authz::{PermSet, Permission};
+use crate::db::{failure, write_transaction};
 use crate::domain::{Actor, DomainError, audit, validate};
 use entity::{
     AssignmentStatus, GroupKind, activity, activity_allowed_group, assignment, level, org_unit,
@@ -13,7 +14,7 @@ use entity::{
 use sea_orm::sea_query::{Expr, ExprTrait, Order, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, Set, SqlErr, TransactionTrait,
+    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, Set,
 };
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -199,13 +200,6 @@ async fn check_no_membership_escalation<C: ConnectionTrait>(
     Ok(())
 }
 
-fn unique_as_conflict(e: DbErr, message: &str) -> DomainError {
-    match e.sql_err() {
-        Some(SqlErr::UniqueConstraintViolation(_)) => DomainError::Conflict(message.to_owned()),
-        _ => DomainError::Db(e),
-    }
-}
-
 fn group_snapshot(g: &permission_group::Model, permissions: &BTreeSet<Permission>) -> Value {
     json!({
         "key": g.key,
@@ -266,9 +260,9 @@ pub async fn create_group(
     let taken =
         permission_group::Entity::find().filter(permission_group::Column::Key.eq(&key)).one(db).await?;
     if taken.is_some() {
-        return Err(DomainError::Conflict(format!("a permission group with the key {key} exists")));
+        return Err(DomainError::taken(&failure::GROUP_KEY));
     }
-    let txn = db.begin().await?;
+    let txn = write_transaction(db).await?;
     let row = permission_group::ActiveModel {
         key: Set(key),
         name: Set(name),
@@ -279,8 +273,7 @@ pub async fn create_group(
         ..Default::default()
     }
     .insert(&txn)
-    .await
-    .map_err(|e| unique_as_conflict(e, "a permission group with this key exists"))?;
+    .await?;
     write_permissions(&txn, row.id, &permissions).await?;
     audit::record(
         &txn,
@@ -321,7 +314,7 @@ pub async fn update_group(
     if let Some(new) = &new_permissions {
         check_no_system_escalation(actor, new.difference(&old_permissions))?;
     }
-    let txn = db.begin().await?;
+    let txn = write_transaction(db).await?;
     if let Some(new) = &new_permissions {
         let added: BTreeSet<Permission> = new.difference(&old_permissions).copied().collect();
         check_no_membership_escalation(&txn, actor, &before, &added).await?;
@@ -402,7 +395,7 @@ pub async fn delete_group(
         permission_group::Entity::find_by_id(group_id).one(db).await?.ok_or(DomainError::NotFound)?;
     // Checked inside the transaction so that the answer and the delete agree as far
     // as the database lets them; the foreign keys are the last word.
-    let txn = db.begin().await?;
+    let txn = write_transaction(db).await?;
     let uses = group_uses(&txn, group_id).await?;
     if !uses.is_empty() {
         return Err(DomainError::Conflict(format!(
@@ -518,13 +511,12 @@ pub async fn create_activity(
     };
     let allowed = validate_allowed_groups(db, input.allowed_group_ids).await?;
     if name_taken(db, level.id, &name, None).await? {
-        return Err(DomainError::Conflict(format!("the activity {name} exists on level {}", level.name)));
+        return Err(DomainError::taken(&failure::ACTIVITY_NAME));
     }
-    let txn = db.begin().await?;
+    let txn = write_transaction(db).await?;
     let row = activity::ActiveModel { name: Set(name), level_id: Set(level.id), ..Default::default() }
         .insert(&txn)
-        .await
-        .map_err(|e| unique_as_conflict(e, "an activity with this name exists on the level"))?;
+        .await?;
     write_allowed_groups(&txn, row.id, &allowed).await?;
     audit::record(
         &txn,
@@ -556,10 +548,10 @@ pub async fn update_activity(
     if let Some(name) = &name
         && name_taken(db, before.level_id, name, Some(activity_id)).await?
     {
-        return Err(DomainError::Conflict(format!("the activity {name} exists on this level")));
+        return Err(DomainError::taken(&failure::ACTIVITY_NAME));
     }
     let old_allowed = allowed_group_ids(db, activity_id).await?;
-    let txn = db.begin().await?;
+    let txn = write_transaction(db).await?;
     let mut active = before.clone().into_active_model();
     if let Some(name) = name {
         active.name = Set(name);
@@ -594,7 +586,7 @@ pub async fn delete_activity(
 ) -> Result<(), DomainError> {
     require_catalogue_manage(actor)?;
     let before = activity::Entity::find_by_id(activity_id).one(db).await?.ok_or(DomainError::NotFound)?;
-    let txn = db.begin().await?;
+    let txn = write_transaction(db).await?;
     let used =
         assignment::Entity::find().filter(assignment::Column::ActivityId.eq(activity_id)).count(&txn).await?;
     if used > 0 {

@@ -19,7 +19,7 @@ use entity::{MemberStatus, OrgUnitStatus, audit_event, member, org_unit, user};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
-    Set, TransactionTrait,
+    Set,
 };
 use serde_json::json;
 
@@ -77,7 +77,7 @@ pub async fn run(db: &DatabaseConnection, today: NaiveDate) -> Result<LifecycleR
     // Units past their last day. The ids are read inside the transaction and the
     // update repeats the condition, so a concurrent run changes each unit once.
     let open = [OrgUnitStatus::Draft.as_str(), OrgUnitStatus::Active.as_str()];
-    let txn = db.begin().await?;
+    let txn = crate::db::write_transaction(db).await?;
     let due: Vec<(i64, String)> = org_unit::Entity::find()
         .select_only()
         .column(org_unit::Column::Id)
@@ -109,7 +109,7 @@ pub async fn run(db: &DatabaseConnection, today: NaiveDate) -> Result<LifecycleR
     report.units_ended = due.into_iter().map(|(id, _)| id).collect();
 
     // Members whose leaving date has come.
-    let txn = db.begin().await?;
+    let txn = crate::db::write_transaction(db).await?;
     let leaving: Vec<(i64, String)> = member::Entity::find()
         .select_only()
         .column(member::Column::Id)

@@ -7,6 +7,7 @@ use crate::authz::Permission;
 use crate::authz::members::{MemberAccess, member_access, visible_members, writes};
 use crate::authz::notify;
 use crate::authz::units::can_see_unit;
+use crate::db::{failure, write_transaction};
 use chrono::NaiveDate;
 use entity::{
     MandateStatus, MemberStatus, OrgUnitStatus, TransferStatus, bank_account, member, org_unit, payment,
@@ -15,7 +16,7 @@ use entity::{
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, IntoActiveModel,
-    PaginatorTrait, QueryFilter, Select, Set, TransactionTrait,
+    PaginatorTrait, QueryFilter, QuerySelect, Select, Set,
 };
 use serde_json::json;
 use std::collections::HashMap;
@@ -108,6 +109,28 @@ pub async fn find_visible<C: ConnectionTrait>(
     Ok(visible_rows(conn, grants, member::Entity::find().filter(member::Column::Id.eq(id))).await?.pop())
 }
 
+/// `find_visible` inside a write transaction, with the member's row locked until it
+/// ends (PostgreSQL `FOR UPDATE`; on SQLite the transaction holds the write lock
+/// already): what the change checks cannot change before it commits, and
+/// concurrent changes of one member take turns instead of overwriting each other.
+pub async fn find_for_write<C: ConnectionTrait>(
+    txn: &C,
+    grants: &Grants,
+    id: i64,
+) -> Result<Option<MemberRow>, DbErr> {
+    if member::Entity::find_by_id(id).lock_exclusive().one(txn).await?.is_none() {
+        return Ok(None);
+    }
+    find_visible(txn, grants, id).await
+}
+
+/// A unit a change depends on (its home unit, a parent, a destination), read with a
+/// share lock: archiving it waits until the change commits, or the change sees it
+/// archived.
+pub async fn unit_locked<C: ConnectionTrait>(txn: &C, id: i64) -> Result<Option<org_unit::Model>, DbErr> {
+    org_unit::Entity::find_by_id(id).lock_shared().one(txn).await
+}
+
 // ---------------------------------------------------------------------------
 // Writes (R13, R17)
 
@@ -178,6 +201,7 @@ impl MemberChanges {
 /// `needs` there, the permission R13 asks of the write: visibility never refuses a
 /// write that R13 allows. Otherwise missing and invisible are the same "no such
 /// unit", so a refused write reveals nothing about units the caller cannot see.
+/// Read with a share lock (`unit_locked`) when `conn` is the write transaction.
 pub async fn unit_for_write<C: ConnectionTrait>(
     conn: &C,
     grants: &Grants,
@@ -185,7 +209,7 @@ pub async fn unit_for_write<C: ConnectionTrait>(
     field: &'static str,
     needs: Option<Permission>,
 ) -> Result<org_unit::Model, DomainError> {
-    match org_unit::Entity::find_by_id(unit_id).one(conn).await? {
+    match unit_locked(conn, unit_id).await? {
         Some(unit)
             if can_see_unit(grants, &unit) || needs.is_some_and(|p| grants.holds_at(p, &unit.path)) =>
         {
@@ -201,6 +225,26 @@ pub fn writable(unit: &org_unit::Model) -> Result<(), DomainError> {
         return Err(DomainError::Conflict(format!("{} is archived and read-only", unit.name)));
     }
     Ok(())
+}
+
+/// An anonymized record is read-only: nothing may identify the person again.
+pub fn not_anonymized(m: &member::Model) -> Result<(), DomainError> {
+    if m.anonymized_at.is_some() {
+        return Err(DomainError::Conflict("the member was anonymized: the record is read-only".into()));
+    }
+    Ok(())
+}
+
+/// A membership number from the counter that no member holds yet: numbers given by
+/// hand may lie ahead of the counter.
+pub(crate) async fn free_membership_number<C: ConnectionTrait>(txn: &C) -> Result<String, DomainError> {
+    for _ in 0..100 {
+        let n = allocate_membership_numbers(txn, 1).await?.to_string();
+        if member::Entity::find().filter(member::Column::MembershipNumber.eq(&n)).count(txn).await? == 0 {
+            return Ok(n);
+        }
+    }
+    Err(DomainError::Internal("no free membership number after 100 tries".into()))
 }
 
 fn tags(field: &'static str, tags: &[String]) -> Result<Vec<String>, DomainError> {
@@ -246,16 +290,26 @@ fn changed(before: &serde_json::Value, after: &serde_json::Value) -> (serde_json
     (serde_json::Value::Object(b), serde_json::Value::Object(a))
 }
 
+/// A member as a write left it, and as the caller may see it now: read inside the
+/// write's transaction, so that answering needs no statement after the commit (a
+/// committed write is never answered with an error because the database went away
+/// just after).
+pub struct Written {
+    pub member: member::Model,
+    pub visible: Option<MemberRow>,
+}
+
 /// createMember: member.create at the home unit (R13); the membership number comes
 /// from the counter unless given (and then must be unique).
 pub async fn create_member(
     db: &DatabaseConnection,
     actor: &Actor<'_>,
     input: NewMember,
-) -> Result<member::Model, DomainError> {
+) -> Result<Written, DomainError> {
     actor.signed_in()?;
+    let txn = write_transaction(db).await?;
     let unit =
-        unit_for_write(db, actor.grants, input.home_unit_id, "homeUnitId", Some(Permission::MemberCreate))
+        unit_for_write(&txn, actor.grants, input.home_unit_id, "homeUnitId", Some(Permission::MemberCreate))
             .await?;
     if !writes::may_create_member(actor.grants, &unit.path) {
         return Err(DomainError::denied(
@@ -288,17 +342,16 @@ pub async fn create_member(
     let number =
         input.membership_number.as_deref().map(|n| validate::text("membershipNumber", n, 32)).transpose()?;
 
-    let txn = db.begin().await?;
     let number = match number {
         Some(n) => {
             let taken =
                 member::Entity::find().filter(member::Column::MembershipNumber.eq(&n)).count(&txn).await?;
             if taken > 0 {
-                return Err(DomainError::Conflict(format!("membership number {n} is already taken")));
+                return Err(DomainError::taken(&failure::MEMBERSHIP_NUMBER));
             }
             n
         }
-        None => allocate_membership_numbers(&txn, 1).await?.to_string(),
+        None => free_membership_number(&txn).await?,
     };
     let row = insert_member(
         &txn,
@@ -332,8 +385,9 @@ pub async fn create_member(
         None,
     )
     .await?;
+    let visible = find_visible(&txn, actor.grants, row.id).await?;
     txn.commit().await?;
-    Ok(row)
+    Ok(Written { member: row, visible })
 }
 
 /// Inserts a validated member (`id` is assigned) with its `member.create` audit
@@ -363,6 +417,8 @@ pub struct Updated {
     /// The member's users, when the status changed: they may have gained or lost
     /// every right (R6). Announced to the other instances with the change.
     pub users_changed: Vec<i64>,
+    /// The member as the caller sees it after the update (see `Written`).
+    pub visible: Option<MemberRow>,
 }
 
 /// updateMember: member.write on the member, and at the destination when moving it
@@ -374,7 +430,8 @@ pub async fn update_member(
     changes: MemberChanges,
 ) -> Result<Updated, DomainError> {
     actor.signed_in()?;
-    let row = find_visible(db, actor.grants, member_id).await?.ok_or(DomainError::NotFound)?;
+    let txn = write_transaction(db).await?;
+    let row = find_for_write(&txn, actor.grants, member_id).await?.ok_or(DomainError::NotFound)?;
     let may_write = actor.grants.holds_at(Permission::MemberWrite, &row.home_path);
     if !may_write {
         let own_contact =
@@ -390,13 +447,13 @@ pub async fn update_member(
             ));
         }
     }
-    let home =
-        org_unit::Entity::find_by_id(row.member.home_unit_id).one(db).await?.ok_or(DomainError::NotFound)?;
+    let home = unit_locked(&txn, row.member.home_unit_id).await?.ok_or(DomainError::NotFound)?;
     writable(&home)?;
+    not_anonymized(&row.member)?;
     let destination = match changes.home_unit_id.filter(|to| *to != home.id) {
         Some(to) => {
             let unit =
-                unit_for_write(db, actor.grants, to, "homeUnitId", Some(Permission::MemberWrite)).await?;
+                unit_for_write(&txn, actor.grants, to, "homeUnitId", Some(Permission::MemberWrite)).await?;
             if !writes::may_update_member(actor.grants, &row.home_path, Some(&unit.path)) {
                 return Err(DomainError::denied(
                     Permission::MemberWrite,
@@ -470,15 +527,15 @@ pub async fn update_member(
     }
     let (b, a) = changed(&member_json(&before), &member_json(&m));
     if a.as_object().is_some_and(|o| o.is_empty()) {
-        return Ok(Updated { member: before, users_changed: Vec::new() });
+        return Ok(Updated { member: before, users_changed: Vec::new(), visible: Some(row) });
     }
     m.updated_by = actor.user_id;
     m.updated_at = actor.now;
     let status_changed = m.status != before.status;
-    let txn = db.begin().await?;
     let updated = m.into_active_model().reset_all().update(&txn).await?;
     audit::record(&txn, actor.now, actor.audit("member.update", "member", member_id, Some(b), Some(a)))
         .await?;
+    let visible = find_visible(&txn, actor.grants, member_id).await?;
     let users_changed = if status_changed {
         let users = user::Entity::find().filter(user::Column::MemberId.eq(member_id)).all(&txn).await?;
         let ids: Vec<i64> = users.into_iter().map(|u| u.id).collect();
@@ -488,11 +545,12 @@ pub async fn update_member(
         Vec::new()
     };
     txn.commit().await?;
-    Ok(Updated { member: updated, users_changed })
+    Ok(Updated { member: updated, users_changed, visible })
 }
 
-/// The member a bank or payment write is about, with the permission checked (R13)
-/// and its unit writable.
+/// The member a bank or payment write is about, locked for the write transaction
+/// `conn`, with the permission checked (R13), its unit writable and the record not
+/// anonymized.
 async fn member_for<C: ConnectionTrait>(
     conn: &C,
     actor: &Actor<'_>,
@@ -500,15 +558,13 @@ async fn member_for<C: ConnectionTrait>(
     needs: Permission,
 ) -> Result<MemberRow, DomainError> {
     actor.signed_in()?;
-    let row = find_visible(conn, actor.grants, member_id).await?.ok_or(DomainError::NotFound)?;
+    let row = find_for_write(conn, actor.grants, member_id).await?.ok_or(DomainError::NotFound)?;
     if !actor.grants.holds_at(needs, &row.home_path) {
         return Err(DomainError::denied(needs, format!("you do not hold {needs} on this member (R13)")));
     }
-    let home = org_unit::Entity::find_by_id(row.member.home_unit_id)
-        .one(conn)
-        .await?
-        .ok_or(DomainError::NotFound)?;
+    let home = unit_locked(conn, row.member.home_unit_id).await?.ok_or(DomainError::NotFound)?;
     writable(&home)?;
+    not_anonymized(&row.member)?;
     Ok(row)
 }
 
@@ -525,11 +581,11 @@ pub async fn set_bank_account(
     member_id: i64,
     input: BankAccountInput,
 ) -> Result<bank_account::Model, DomainError> {
-    let row = member_for(db, actor, member_id, Permission::BankWrite).await?;
+    let txn = write_transaction(db).await?;
+    let row = member_for(&txn, actor, member_id, Permission::BankWrite).await?;
     let iban = validate::iban("iban", &input.iban)?;
     let bic = validate::bic("bic", input.bic.as_deref())?;
     let holder = validate::text("accountHolder", &input.account_holder, 140)?;
-    let txn = db.begin().await?;
     let existing = bank_account::Entity::find_by_id(row.member.id).one(&txn).await?;
     let before = existing.as_ref().map(|b| json!({ "iban": validate::mask_iban(&b.iban) }));
     let saved = match existing {
@@ -576,7 +632,8 @@ pub async fn add_sepa_mandate(
     member_id: i64,
     input: SepaMandateInput,
 ) -> Result<sepa_mandate::Model, DomainError> {
-    let row = member_for(db, actor, member_id, Permission::BankWrite).await?;
+    let txn = write_transaction(db).await?;
+    let row = member_for(&txn, actor, member_id, Permission::BankWrite).await?;
     let reference = validate::text("reference", &input.reference, 35)?;
     // SEPA mandate references: Latin letters, digits and + ? / - : ( ) . , ' and space.
     if !reference.chars().all(|c| c.is_ascii_alphanumeric() || "+?/-:().,' ".contains(c)) {
@@ -586,7 +643,6 @@ pub async fn add_sepa_mandate(
         ));
     }
     let signed_on = validate::not_future("signedOn", input.signed_on, actor.today)?;
-    let txn = db.begin().await?;
     let iban = match &input.iban {
         Some(i) => validate::iban("iban", i)?,
         None => bank_account::Entity::find_by_id(row.member.id).one(&txn).await?.map(|b| b.iban).ok_or_else(
@@ -598,7 +654,7 @@ pub async fn add_sepa_mandate(
         .count(&txn)
         .await?;
     if taken > 0 {
-        return Err(DomainError::Conflict(format!("mandate reference {reference} is already in use")));
+        return Err(DomainError::taken(&failure::MANDATE_REFERENCE));
     }
     let saved = sepa_mandate::ActiveModel {
         member_id: Set(row.member.id),
@@ -634,7 +690,8 @@ pub async fn record_payment(
     member_id: i64,
     input: PaymentInput,
 ) -> Result<payment::Model, DomainError> {
-    let row = member_for(db, actor, member_id, Permission::PaymentWrite).await?;
+    let txn = write_transaction(db).await?;
+    let row = member_for(&txn, actor, member_id, Permission::PaymentWrite).await?;
     if input.amount_cents <= 0 || input.amount_cents > 100_000_000 {
         return Err(DomainError::bad_input("amountCents", "must be between 1 and 100000000 cents"));
     }
@@ -645,7 +702,6 @@ pub async fn record_payment(
     let paid_on = validate::not_future("paidOn", input.paid_on, actor.today)?;
     validate::ordered("periodTo", input.period_from, input.period_to)?;
     let note = validate::optional_free_text("note", input.note.as_deref(), 500)?;
-    let txn = db.begin().await?;
     let saved = payment::ActiveModel {
         member_id: Set(row.member.id),
         amount_cents: Set(input.amount_cents),

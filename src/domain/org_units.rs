@@ -4,11 +4,12 @@
 use super::members::{unit_for_write, writable};
 use super::{Actor, DomainError, audit, validate};
 use crate::authz::Permission;
+use crate::db::write_transaction;
 use chrono::NaiveDate;
 use entity::{OrgUnitStatus, Visibility, level, org_unit};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
-    Set, TransactionTrait,
+    QuerySelect, Set,
 };
 use serde_json::json;
 
@@ -38,8 +39,9 @@ pub async fn create_org_unit(
     input: NewOrgUnit,
 ) -> Result<org_unit::Model, DomainError> {
     actor.signed_in()?;
+    let txn = write_transaction(db).await?;
     let parent =
-        unit_for_write(db, actor.grants, input.parent_id, "parentId", Some(Permission::UnitWrite)).await?;
+        unit_for_write(&txn, actor.grants, input.parent_id, "parentId", Some(Permission::UnitWrite)).await?;
     if !crate::authz::members::writes::may_create_unit_below(actor.grants, &parent.path) {
         return Err(DomainError::denied(
             Permission::UnitWrite,
@@ -53,16 +55,16 @@ pub async fn create_org_unit(
         return Err(DomainError::bad_input("status", "a new unit cannot be archived"));
     }
     let parent_level =
-        level::Entity::find_by_id(parent.level_id).one(db).await?.ok_or(DomainError::NotFound)?;
+        level::Entity::find_by_id(parent.level_id).one(&txn).await?.ok_or(DomainError::NotFound)?;
     let level = match input.level_id {
         Some(id) => level::Entity::find_by_id(id)
-            .one(db)
+            .one(&txn)
             .await?
             .ok_or_else(|| DomainError::bad_input("levelId", "no such level"))?,
         None => level::Entity::find()
             .filter(level::Column::Rank.gt(parent_level.rank))
             .order_by_asc(level::Column::Rank)
-            .one(db)
+            .one(&txn)
             .await?
             .ok_or_else(|| {
                 DomainError::bad_input("levelId", format!("there is no level below {}", parent_level.name))
@@ -74,7 +76,6 @@ pub async fn create_org_unit(
             format!("a unit on level {} cannot lie below one on level {}", level.name, parent_level.name),
         ));
     }
-    let txn = db.begin().await?;
     // The path needs the id: insert with a placeholder that cannot collide with a
     // real path (those start with '/'), then set it.
     let placeholder = format!("~{}-{}", actor.now.timestamp_nanos_opt().unwrap_or_default(), parent.id);
@@ -126,7 +127,11 @@ pub async fn update_org_unit(
     changes: OrgUnitChanges,
 ) -> Result<org_unit::Model, DomainError> {
     actor.signed_in()?;
-    let unit = unit_for_write(db, actor.grants, unit_id, "id", Some(Permission::UnitWrite)).await?;
+    let txn = write_transaction(db).await?;
+    // Locked for the update: concurrent changes of one unit take turns instead of
+    // overwriting each other, and writes into it wait for an archiving to commit.
+    org_unit::Entity::find_by_id(unit_id).lock_exclusive().one(&txn).await?;
+    let unit = unit_for_write(&txn, actor.grants, unit_id, "id", Some(Permission::UnitWrite)).await?;
     if !actor.grants.holds_at(Permission::UnitWrite, &unit.path) {
         return Err(DomainError::denied(
             Permission::UnitWrite,
@@ -158,7 +163,6 @@ pub async fn update_org_unit(
         u.ends_on = v;
     }
     u.updated_at = actor.now;
-    let txn = db.begin().await?;
     let saved = u.into_active_model().reset_all().update(&txn).await?;
     audit::record(
         &txn,

@@ -2,9 +2,10 @@
 //! for the tax retention period (end of the tenth calendar year after leaving); after
 //! it, anonymizing blanks personal and bank data but keeps the membership's dates and
 //! the payments' amounts, so counts and sums stay right.
-use super::members::find_visible;
+use super::members::find_for_write;
 use super::{Actor, DomainError, audit};
 use crate::authz::Permission;
+use crate::db::write_transaction;
 use chrono::{Datelike, Days, NaiveDate};
 use entity::{
     AssignmentStatus, MemberStatus, TransferStatus, admission, assignment, audit_event, bank_account, member,
@@ -13,7 +14,7 @@ use entity::{
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
-    IntoActiveModel, PaginatorTrait, QueryFilter, QuerySelect, Set, TransactionTrait,
+    IntoActiveModel, PaginatorTrait, QueryFilter, QuerySelect, Set,
 };
 use serde_json::json;
 
@@ -48,6 +49,8 @@ pub struct Ended {
     /// False when the leaving date lies ahead: the member stays until then and the
     /// lifecycle job sets LEFT on that day.
     pub left_now: bool,
+    /// The member as the caller sees it now (see `members::Written`).
+    pub visible: Option<super::members::MemberRow>,
 }
 
 fn retention_json(m: &member::Model) -> serde_json::Value {
@@ -101,7 +104,8 @@ pub async fn end_membership(
     left_on: NaiveDate,
 ) -> Result<Ended, DomainError> {
     actor.signed_in()?;
-    let row = find_visible(db, actor.grants, member_id).await?.ok_or(DomainError::NotFound)?;
+    let txn = write_transaction(db).await?;
+    let row = find_for_write(&txn, actor.grants, member_id).await?.ok_or(DomainError::NotFound)?;
     if !actor.grants.holds_at(Permission::MemberWrite, &row.home_path) {
         return Err(DomainError::denied(
             Permission::MemberWrite,
@@ -132,7 +136,6 @@ pub async fn end_membership(
     }
     let left_now = left_on <= actor.today;
 
-    let txn = db.begin().await?;
     // Conditional on the state checked above: of two concurrent calls one wins and
     // the other answers CONFLICT.
     let mut update = member::Entity::update_many()
@@ -205,8 +208,9 @@ pub async fn end_membership(
     )
     .await?;
     crate::authz::notify::announce_users(&txn, &user_ids).await?;
+    let visible = super::members::find_visible(&txn, actor.grants, member_id).await?;
     txn.commit().await?;
-    Ok(Ended { member: updated, user_ids, left_now })
+    Ok(Ended { member: updated, user_ids, left_now, visible })
 }
 
 /// What `anonymize_member` did.
@@ -215,6 +219,8 @@ pub struct Anonymized {
     pub member: member::Model,
     /// The deleted users (logins) of the member, for cache invalidation.
     pub user_ids: Vec<i64>,
+    /// The member as the caller sees it now (see `members::Written`).
+    pub visible: Option<super::members::MemberRow>,
 }
 
 /// Keys of audit records that hold personal or bank data; blanked in the member's
@@ -323,7 +329,8 @@ pub async fn anonymize_member(
     member_id: i64,
 ) -> Result<Anonymized, DomainError> {
     actor.signed_in()?;
-    let row = find_visible(db, actor.grants, member_id).await?.ok_or(DomainError::NotFound)?;
+    let txn = write_transaction(db).await?;
+    let row = find_for_write(&txn, actor.grants, member_id).await?.ok_or(DomainError::NotFound)?;
     if !actor.grants.holds_at(Permission::MemberDelete, &row.home_path) {
         return Err(DomainError::denied(
             Permission::MemberDelete,
@@ -356,7 +363,6 @@ pub async fn anonymize_member(
         )));
     }
 
-    let txn = db.begin().await?;
     // Claims the member first, conditionally: a concurrent second call answers
     // CONFLICT instead of anonymizing twice.
     let claimed = member::Entity::update_many()
@@ -452,8 +458,9 @@ pub async fn anonymize_member(
     )
     .await?;
     crate::authz::notify::announce_users(&txn, &user_ids).await?;
+    let visible = super::members::find_visible(&txn, actor.grants, member_id).await?;
     txn.commit().await?;
-    Ok(Anonymized { member: updated, user_ids })
+    Ok(Anonymized { member: updated, user_ids, visible })
 }
 
 #[cfg(test)]

@@ -5,14 +5,15 @@
 //!
 //! A transfer exists for a caller holding member.write at its source or its
 //! destination; for everyone else it is absent (NOT_FOUND, like a missing one).
-use super::members::{find_visible as find_visible_member, unit_for_write, writable};
+use super::members::{find_visible as find_visible_member, unit_for_write, unit_locked, writable};
 use super::{Actor, DomainError, audit, validate};
 use crate::authz::{Grants, Permission};
+use crate::db::write_transaction;
 use entity::{MemberStatus, OrgUnitStatus, TransferStatus, member, org_unit, transfer};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, Set, TransactionTrait,
+    PaginatorTrait, QueryFilter, Set,
 };
 use serde_json::json;
 
@@ -88,17 +89,18 @@ pub async fn request(
     reason: Option<&str>,
 ) -> Result<transfer::Model, DomainError> {
     actor.signed_in()?;
-    let row = find_visible_member(db, actor.grants, member_id).await?.ok_or(DomainError::NotFound)?;
+    let txn = write_transaction(db).await?;
+    let row = find_visible_member(&txn, actor.grants, member_id).await?.ok_or(DomainError::NotFound)?;
     if !actor.grants.holds_at(Permission::MemberWrite, &row.home_path) {
         return Err(DomainError::denied(
             Permission::MemberWrite,
             "requesting a transfer needs member.write on the member",
         ));
     }
-    let home =
-        org_unit::Entity::find_by_id(row.member.home_unit_id).one(db).await?.ok_or(DomainError::NotFound)?;
+    let home = unit_locked(&txn, row.member.home_unit_id).await?.ok_or(DomainError::NotFound)?;
     writable(&home)?;
-    let to = unit_for_write(db, actor.grants, to_unit_id, "toUnitId", Some(Permission::MemberWrite)).await?;
+    let to =
+        unit_for_write(&txn, actor.grants, to_unit_id, "toUnitId", Some(Permission::MemberWrite)).await?;
     if to.id == home.id {
         return Err(DomainError::bad_input("toUnitId", "is already the member's home unit"));
     }
@@ -108,7 +110,6 @@ pub async fn request(
     }
     let reason = validate::optional_free_text("reason", reason, 1000)?;
 
-    let txn = db.begin().await?;
     // A write that changes nothing, first in the transaction: it takes the member's
     // row lock on PostgreSQL and the write lock on SQLite until commit, so two
     // requests for one member cannot both pass the "one pending transfer" check
@@ -161,16 +162,23 @@ enum Side {
     Destination,
 }
 
-/// A visible transfer the caller may decide on from `side`, still pending.
-async fn for_decision(
-    db: &DatabaseConnection,
+/// A visible transfer the caller may decide on from `side`, still pending; its units
+/// read with a share lock inside the write transaction `txn`.
+async fn for_decision<C: ConnectionTrait>(
+    txn: &C,
     actor: &Actor<'_>,
     id: i64,
     side: Side,
     what: &str,
 ) -> Result<TransferRow, DomainError> {
     actor.signed_in()?;
-    let row = find_visible(db, actor.grants, id).await?.ok_or(DomainError::NotFound)?;
+    let mut row = find_visible(txn, actor.grants, id).await?.ok_or(DomainError::NotFound)?;
+    if let Some(from) = unit_locked(txn, row.from.id).await? {
+        row.from = from;
+    }
+    if let Some(to) = unit_locked(txn, row.to.id).await? {
+        row.to = to;
+    }
     let (unit, side_name) = match side {
         Side::Source => (&row.from, "source"),
         Side::Destination => (&row.to, "destination"),
@@ -228,12 +236,12 @@ pub async fn accept(
     actor: &Actor<'_>,
     id: i64,
 ) -> Result<transfer::Model, DomainError> {
-    let row = for_decision(db, actor, id, Side::Destination, "accepting").await?;
+    let txn = write_transaction(db).await?;
+    let row = for_decision(&txn, actor, id, Side::Destination, "accepting").await?;
     let t = &row.transfer;
     takes_members(&row.to, actor.today)?;
     writable(&row.from)?;
 
-    let txn = db.begin().await?;
     decide(&txn, actor, id, TransferStatus::Accepted, None).await?;
     // Only if the member is still where the request found it and has not left:
     // a member moved or ended meanwhile makes the transfer stale.
@@ -282,9 +290,10 @@ pub async fn reject(
     id: i64,
     reason: &str,
 ) -> Result<transfer::Model, DomainError> {
-    let row = for_decision(db, actor, id, Side::Destination, "rejecting").await?;
+    let txn = write_transaction(db).await?;
+    let row = for_decision(&txn, actor, id, Side::Destination, "rejecting").await?;
     let reason = validate::free_text("reason", reason, 1000)?;
-    finish(db, actor, row, TransferStatus::Rejected, Some(Some(reason)), "transfer.reject").await
+    finish(txn, actor, row, TransferStatus::Rejected, Some(Some(reason)), "transfer.reject").await
 }
 
 /// cancelTransfer: member.write at the source.
@@ -293,12 +302,13 @@ pub async fn cancel(
     actor: &Actor<'_>,
     id: i64,
 ) -> Result<transfer::Model, DomainError> {
-    let row = for_decision(db, actor, id, Side::Source, "cancelling").await?;
-    finish(db, actor, row, TransferStatus::Cancelled, None, "transfer.cancel").await
+    let txn = write_transaction(db).await?;
+    let row = for_decision(&txn, actor, id, Side::Source, "cancelling").await?;
+    finish(txn, actor, row, TransferStatus::Cancelled, None, "transfer.cancel").await
 }
 
 async fn finish(
-    db: &DatabaseConnection,
+    txn: crate::db::WriteTransaction,
     actor: &Actor<'_>,
     row: TransferRow,
     status: TransferStatus,
@@ -306,7 +316,6 @@ async fn finish(
     action: &'static str,
 ) -> Result<transfer::Model, DomainError> {
     let id = row.transfer.id;
-    let txn = db.begin().await?;
     decide(&txn, actor, id, status, reason).await?;
     let decided = reread(&txn, id).await?;
     audit::record(

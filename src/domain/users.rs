@@ -7,6 +7,7 @@ use crate::auth::password::PasswordHasher;
 use crate::authz::catalogue::{Catalogue, GroupInfo};
 use crate::authz::notify::{self, Change};
 use crate::authz::{PermSet, Permission};
+use crate::db::{failure, write_transaction};
 use crate::domain::assignment_rules::{check_global_tree_group, check_system_groups};
 use crate::domain::members::find_visible;
 use crate::domain::{Actor, DomainError, audit, validate};
@@ -16,7 +17,7 @@ use rand::Rng;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, IntoActiveModel,
-    QueryFilter, QueryOrder, Set, SqlErr, TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde_json::{Value, json};
 
@@ -108,14 +109,6 @@ fn generated_password() -> String {
     rand::rng().sample_iter(rand::distr::Alphanumeric).take(GENERATED_PASSWORD_LEN).map(char::from).collect()
 }
 
-/// A unique index answered first (a race with a concurrent insert): CONFLICT.
-fn unique_as_conflict(e: DbErr, message: &str) -> DomainError {
-    match e.sql_err() {
-        Some(SqlErr::UniqueConstraintViolation(_)) => DomainError::Conflict(message.to_owned()),
-        _ => DomainError::Db(e),
-    }
-}
-
 async fn username_taken<C: ConnectionTrait>(conn: &C, username: &str) -> Result<bool, DbErr> {
     Ok(user::Entity::find().filter(user::Column::Username.eq(username)).one(conn).await?.is_some())
 }
@@ -137,14 +130,13 @@ pub async fn create_user(
     validate_password("password", input.password)?;
     validate_level(input.level)?;
     if username_taken(db, &username).await? {
-        return Err(DomainError::Conflict(format!("the username {username} is taken")));
+        return Err(DomainError::taken(&failure::USERNAME));
     }
     let hash = hash_password(hasher, input.password).await?;
-    let txn = db.begin().await?;
-    let row = new_user(&username, email, hash, None, input.level, actor)
-        .insert(&txn)
-        .await
-        .map_err(|e| unique_as_conflict(e, "the username is taken"))?;
+    // A concurrent create of the same username fails on the unique constraint:
+    // the same CONFLICT as the check above.
+    let txn = write_transaction(db).await?;
+    let row = new_user(&username, email, hash, None, input.level, actor).insert(&txn).await?;
     audit::record(&txn, actor.now, actor.audit("user.create", "user", row.id, None, Some(snapshot(&row))))
         .await?;
     notify::announce(&txn, Change::User(row.id)).await?;
@@ -209,21 +201,26 @@ pub async fn enable_member_login(
     }
     let existing = user::Entity::find().filter(user::Column::MemberId.eq(member.id)).one(db).await?;
     if existing.is_some() {
-        return Err(DomainError::Conflict("the member already has a login".into()));
+        return Err(DomainError::taken(&failure::MEMBER_LOGIN));
     }
     if username_taken(db, &username).await? {
-        return Err(DomainError::Conflict(format!("the username {username} is taken")));
+        return Err(DomainError::taken(&failure::USERNAME));
     }
     let generated = input.password.is_none().then(generated_password);
     let password = input.password.or(generated.as_deref()).unwrap_or_default();
     let hash = hash_password(hasher, password).await?;
     // The email is taken over once; later changes on either side stay apart.
     let email = validate::email("email", member.email.as_deref()).ok().flatten();
-    let txn = db.begin().await?;
+    let txn = write_transaction(db).await?;
+    // The member again, locked: anonymized or left meanwhile (the hash took a
+    // while), it gets no login.
+    let still = entity::member::Entity::find_by_id(member.id).lock_exclusive().one(&txn).await?;
+    if !still.is_some_and(|m| m.status != MemberStatus::Left && m.anonymized_at.is_none()) {
+        return Err(DomainError::bad_input("memberId", "the member has left and cannot sign in"));
+    }
     let row = new_user(&username, email, hash, Some(member.id), user::MEMBER_USER_LEVEL, actor)
         .insert(&txn)
-        .await
-        .map_err(|e| unique_as_conflict(e, "the username is taken or the member already has a login"))?;
+        .await?;
     audit::record(
         &txn,
         actor.now,
@@ -243,7 +240,7 @@ async fn update_user(
     before: user::Model,
     change: impl FnOnce(&mut user::ActiveModel),
 ) -> Result<user::Model, DomainError> {
-    let txn = db.begin().await?;
+    let txn = write_transaction(db).await?;
     let mut active = before.clone().into_active_model();
     change(&mut active);
     active.updated_at = Set(actor.now);
@@ -338,7 +335,7 @@ pub async fn set_system_groups(
     let keys = |ids: &[i64]| -> Vec<String> {
         ids.iter().map(|id| catalogue.group(*id).map_or_else(|| id.to_string(), |g| g.key.clone())).collect()
     };
-    let txn = db.begin().await?;
+    let txn = write_transaction(db).await?;
     user_system_group::Entity::delete_many()
         .filter(user_system_group::Column::UserId.eq(user_id))
         .exec(&txn)
@@ -411,7 +408,7 @@ pub async fn set_disabled(
         return Err(DomainError::bad_input("userId", "you cannot disable your own login"));
     }
     let before = find_user(db, user_id).await?;
-    let txn = db.begin().await?;
+    let txn = write_transaction(db).await?;
     let mut active = before.clone().into_active_model();
     active.disabled = Set(disabled);
     active.updated_at = Set(actor.now);

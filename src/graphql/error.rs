@@ -20,6 +20,15 @@ pub enum ApiError {
     NotFound,
     #[error("{0}")]
     Conflict(String),
+    /// CONFLICT naming the input field whose value is taken.
+    #[error("{message}")]
+    Taken { field: String, message: String },
+    /// The database is unreachable, restarting or busy: try again shortly.
+    #[error("the service is unavailable: try again shortly")]
+    Unavailable,
+    /// A statement ran over its time limit.
+    #[error("the database did not answer in time")]
+    Timeout,
     #[error("internal error")]
     Internal,
 }
@@ -35,7 +44,9 @@ impl ApiError {
             Self::Unauthenticated(_) => "UNAUTHENTICATED",
             Self::Forbidden(_) | Self::Denied { .. } => "FORBIDDEN",
             Self::NotFound => "NOT_FOUND",
-            Self::Conflict(_) => "CONFLICT",
+            Self::Conflict(_) | Self::Taken { .. } => "CONFLICT",
+            Self::Unavailable => "UNAVAILABLE",
+            Self::Timeout => "TIMEOUT",
             Self::Internal => "INTERNAL",
         }
     }
@@ -45,7 +56,7 @@ impl ErrorExtensions for ApiError {
     fn extend(&self) -> async_graphql::Error {
         async_graphql::Error::new(self.to_string()).extend_with(|_, e| {
             e.set("code", self.code());
-            if let Self::BadUserInput { field, .. } = self {
+            if let Self::BadUserInput { field, .. } | Self::Taken { field, .. } = self {
                 e.set("field", field.as_str());
             }
             if let Self::Denied { permission, unit, .. } = self {
@@ -63,6 +74,9 @@ impl From<DomainError> for ApiError {
         match e {
             DomainError::BadInput { field, message } => Self::bad_input(field, message),
             DomainError::Conflict(m) => Self::Conflict(m),
+            DomainError::Taken { field, message } => Self::Taken { field: field.to_owned(), message },
+            DomainError::Unavailable => Self::Unavailable,
+            DomainError::Timeout => Self::Timeout,
             DomainError::NotFound => Self::NotFound,
             DomainError::Forbidden(m) => Self::Forbidden(m),
             DomainError::Denied { permission, unit_id, message } => Self::Denied {
@@ -94,16 +108,27 @@ impl From<AuthError> for ApiError {
             AuthError::Forbidden(m) => Self::Forbidden(m),
             AuthError::BadInput { field, message } => Self::bad_input(field, message),
             AuthError::Conflict(m) => Self::Conflict(m),
+            AuthError::Taken(unique) => Self::from(DomainError::taken(unique)),
             AuthError::Db(e) => Self::from(e),
             AuthError::Internal => Self::Internal,
         }
     }
 }
 
+/// Database errors mean the same here as in the domain (`db::failure`). A write whose
+/// commit was cut off by an outage answers UNAVAILABLE although the commit may have
+/// reached the database: clients re-read (by membership number, mandate reference,
+/// username) before repeating such a write, and a repeated create answers CONFLICT
+/// if the first one was stored.
 impl From<DbErr> for ApiError {
     fn from(e: DbErr) -> Self {
-        tracing::error!(error = %e, "database error");
-        Self::Internal
+        match DomainError::from(e) {
+            DomainError::Db(e) => {
+                tracing::error!(error = %e, "database error");
+                Self::Internal
+            }
+            other => Self::from(other),
+        }
     }
 }
 
@@ -129,5 +154,19 @@ mod tests {
         let e = gql(ApiError::bad_input("first", "must be between 0 and 500"));
         let shown = format!("{:?}", e.extensions);
         assert!(shown.contains("BAD_USER_INPUT") && shown.contains("first"));
+    }
+
+    #[test]
+    fn unreachable_databases_are_unavailable_not_internal() {
+        let e = gql(DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::Timeout));
+        let shown = format!("{:?}", e.extensions);
+        assert!(shown.contains("UNAVAILABLE"), "{shown}");
+    }
+
+    #[test]
+    fn a_taken_value_is_a_conflict_naming_the_field() {
+        let e = gql(DomainError::taken(&crate::db::failure::MEMBERSHIP_NUMBER));
+        let shown = format!("{:?}", e.extensions);
+        assert!(shown.contains("CONFLICT") && shown.contains("membershipNumber"), "{shown}");
     }
 }

@@ -787,13 +787,6 @@ pub struct PaymentInput {
     pub note: Option<String>,
 }
 
-/// The member as the caller may see it after a write.
-async fn reread(ctx: &Context<'_>, member_id: i64) -> async_graphql::Result<Option<Member>> {
-    let grants = &request(ctx).grants;
-    let row = domain::find_visible(&*db(ctx).await?, grants, member_id).await.map_err(gql)?;
-    Ok(row.map(Member))
-}
-
 #[derive(Default)]
 pub struct MemberMutation;
 
@@ -831,7 +824,7 @@ impl MemberMutation {
         };
         let req = request(ctx);
         let created = domain::create_member(&*db(ctx).await?, &req.actor(), new).await.map_err(gql)?;
-        reread(ctx, created.id).await
+        Ok(created.visible.map(Member))
     }
 
     /// Changes a member: member.write on it, and at the destination when moving it
@@ -865,17 +858,14 @@ impl MemberMutation {
             tags: not_null("tags", input.tags)?,
         };
         let req = request(ctx);
-        {
-            // The connection is given back before `reread` asks for one.
-            let conn = &*db(ctx).await?;
-            let updated = domain::update_member(conn, &req.actor(), member_id, changes).await.map_err(gql)?;
-            // The member's users may gain or lose every right (R6).
-            let authz = ctx.data::<Arc<Authz>>()?;
-            for u in &updated.users_changed {
-                authz.user_changed(*u);
-            }
+        let conn = &*db(ctx).await?;
+        let updated = domain::update_member(conn, &req.actor(), member_id, changes).await.map_err(gql)?;
+        // The member's users may gain or lose every right (R6).
+        let authz = ctx.data::<Arc<Authz>>()?;
+        for u in &updated.users_changed {
+            authz.user_changed(*u);
         }
-        reread(ctx, member_id).await
+        Ok(updated.visible.map(Member))
     }
 
     /// Sets the member's bank account: bank.write on the member (R13); the IBAN's

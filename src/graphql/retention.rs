@@ -1,7 +1,7 @@
 //! Leaving and retention: ending a membership, anonymizing after retention.
 use super::error::gql;
 use super::id::{self, Kind};
-use super::member::{Member, find_visible};
+use super::member::Member;
 use super::scalars::Date;
 use super::{db, request, signed_in};
 use crate::authz::{Authz, Invalidate};
@@ -45,7 +45,7 @@ impl RetentionMutation {
             .await
             .map_err(gql)?;
         forget_users(ctx, &ended.user_ids)?;
-        find_visible(ctx, member_id).await
+        Ok(ended.visible.map(Member))
     }
 
     /// Anonymizes a former member after the retention period: member.delete on the
@@ -65,6 +65,6 @@ impl RetentionMutation {
         let req = request(ctx);
         let done = domain::anonymize_member(&*db(ctx).await?, &req.actor(), member_id).await.map_err(gql)?;
         forget_users(ctx, &done.user_ids)?;
-        find_visible(ctx, member_id).await
+        Ok(done.visible.map(Member))
     }
 }

@@ -573,10 +573,8 @@ impl WorkflowMutation {
         signed_in(ctx)?;
         let raw = id::decode(&id, Kind::Admission, "id")?;
         let req = request(ctx);
-        let conn = &*db(ctx).await?;
-        let (_, created) = admissions::approve(conn, &req.actor(), raw).await.map_err(gql)?;
-        let row = crate::domain::members::find_visible(conn, &req.grants, created.id).await.map_err(gql)?;
-        Ok(row.map(Member))
+        let (_, _, visible) = admissions::approve(&*db(ctx).await?, &req.actor(), raw).await.map_err(gql)?;
+        Ok(visible.map(Member))
     }
 
     /// Rejects an application with a reason: admission.approve at its unit.

@@ -35,7 +35,12 @@ fn failure(e: AuthError) -> Response {
             (StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", "sign-in failed".to_owned())
         }
         AuthError::Conflict(m) => (StatusCode::CONFLICT, "CONFLICT", m),
-        AuthError::Db(_) | AuthError::Internal => {
+        AuthError::Taken(unique) => (StatusCode::CONFLICT, "CONFLICT", unique.message.to_owned()),
+        AuthError::Db(e) => {
+            let refusal = super::graphql::Refusal::failed("browser sign-in failed", e);
+            (refusal.status, refusal.code, refusal.message)
+        }
+        AuthError::Internal => {
             tracing::error!(error = %e, "browser sign-in failed");
             (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "internal error".to_owned())
         }

@@ -67,7 +67,10 @@ fn from_domain(e: DomainError) -> Refusal {
         DomainError::Forbidden(m) | DomainError::Denied { message: m, .. } => {
             Refusal::new(StatusCode::FORBIDDEN, m, "FORBIDDEN")
         }
-        DomainError::Conflict(m) => Refusal::new(StatusCode::CONFLICT, m, "CONFLICT"),
+        DomainError::Conflict(m) | DomainError::Taken { message: m, .. } => {
+            Refusal::new(StatusCode::CONFLICT, m, "CONFLICT")
+        }
+        e @ (DomainError::Unavailable | DomainError::Timeout) => Refusal::failed("an export failed", e),
         DomainError::Db(e) => {
             tracing::error!(error = %e, "database error in an export");
             Refusal::internal()
@@ -281,8 +284,10 @@ async fn members(
             request_id,
         };
         if let Err(e) = audit::record(&state.db, Utc::now(), record).await {
-            tracing::error!(error = %e, "auditing a bank export failed");
-            return Err(Refusal::internal());
+            return Err(Refusal::failed(
+                "auditing a bank export failed",
+                crate::graphql::error::ApiError::from(e),
+            ));
         }
     }
     let filename = match voting_on {

@@ -31,6 +31,7 @@ use crate::config::Introspection;
 use crate::db::statements;
 use crate::domain::audit;
 use crate::graphql::cost::{self, Analysis, Limits};
+use crate::graphql::error::ApiError;
 use crate::graphql::loaders::Loaders;
 use crate::graphql::redaction::{BankReads, Redactions};
 use crate::graphql::shape::Shape;
@@ -112,6 +113,22 @@ impl Refusal {
             format!("the request did not finish within its time budget of {} s", budget.as_secs()),
             "TIMEOUT",
         )
+    }
+
+    /// A failure while identifying the caller or finishing the request: 503
+    /// UNAVAILABLE (or TIMEOUT) while the database is down or busy, so clients and
+    /// load balancers retry; otherwise 500 INTERNAL, logged as `what`.
+    pub(crate) fn failed<E: Into<ApiError> + std::fmt::Display>(what: &str, e: E) -> Self {
+        let shown = e.to_string();
+        let e = e.into();
+        let status = match e {
+            ApiError::Unavailable | ApiError::Timeout => StatusCode::SERVICE_UNAVAILABLE,
+            _ => {
+                tracing::error!(error = %shown, "{what}");
+                return Self::internal();
+            }
+        };
+        Self::new(status, e.to_string(), e.code())
     }
 }
 
@@ -300,10 +317,7 @@ pub(crate) async fn identify(state: &AppState, headers: &HeaderMap) -> Result<Id
                 Err(AuthError::InvalidToken | AuthError::InvalidCredentials) => {
                     return Err(Refusal::unauthenticated("invalid, revoked or expired API token"));
                 }
-                Err(e) => {
-                    tracing::error!(error = %e, "API token authentication failed");
-                    return Err(Refusal::internal());
-                }
+                Err(e) => return Err(Refusal::failed("API token authentication failed", e)),
             }
         }
         Bearer::Token(token) => match state.auth.authenticate(token, Utc::now()).await {
@@ -311,10 +325,7 @@ pub(crate) async fn identify(state: &AppState, headers: &HeaderMap) -> Result<Id
             Err(AuthError::InvalidToken | AuthError::InvalidCredentials) => {
                 return Err(Refusal::unauthenticated("invalid or expired token"));
             }
-            Err(e) => {
-                tracing::error!(error = %e, "authentication failed");
-                return Err(Refusal::internal());
-            }
+            Err(e) => return Err(Refusal::failed("authentication failed", e)),
         },
     };
     let grants = match caller {
@@ -325,10 +336,7 @@ pub(crate) async fn identify(state: &AppState, headers: &HeaderMap) -> Result<Id
                 Some(t) => Arc::new(g.restricted_to(t.scopes)),
                 None => g,
             },
-            Err(e) => {
-                tracing::error!(error = %e, "compiling grants failed");
-                return Err(Refusal::internal());
-            }
+            Err(e) => return Err(Refusal::failed("compiling grants failed", e)),
         },
     };
     Ok(Identified { caller, grants, session_id, api_token_id: api_token.map(|t| t.token_id), today })
@@ -419,8 +427,7 @@ async fn finish(
         && let Err(e) =
             audit::record_bank_reads(&state.db, Utc::now(), actor_user_id, request_id, &read).await
     {
-        tracing::error!(error = %e, "auditing bank reads failed");
-        return Err(Refusal::internal());
+        return Err(Refusal::failed("auditing bank reads failed", e));
     }
     Ok(response)
 }

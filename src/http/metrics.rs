@@ -267,8 +267,9 @@ const KNOWN_CODES: &[&str] = &[
     "BAD_USER_INPUT",
     "NOT_FOUND",
     "CONFLICT",
-    "INTERNAL",
+    "UNAVAILABLE",
     "TIMEOUT",
+    "INTERNAL",
     "PERSISTED_QUERY_NOT_FOUND",
 ];
 

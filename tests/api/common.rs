@@ -38,6 +38,15 @@ pub fn is_postgres() -> bool {
     postgres_admin_url().is_some()
 }
 
+/// A connection to the PostgreSQL server's administrative database (to create,
+/// block or drop test databases), None on SQLite.
+pub async fn postgres_admin() -> Option<DatabaseConnection> {
+    match postgres_admin_url() {
+        Some(url) => Some(Database::connect(&url).await.expect("connect to PostgreSQL")),
+        None => None,
+    }
+}
+
 /// `postgres://host/dbname?x` → `postgres://host/<name>?x`
 fn with_database(url: &str, name: &str) -> String {
     let (base, query) = match url.split_once('?') {
@@ -73,7 +82,7 @@ static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 async fn prepare_template(kind: Template, url: String) -> String {
     let settings = settings_for(&url, std::env::temp_dir());
-    let conn = db::connect(&settings).await.expect("connect template");
+    let conn = db::connect_for_maintenance(&settings).await.expect("connect template");
     db::migrate(&conn).await.expect("migrate template");
     if kind == Template::Demo {
         verband::domain::seed::demo::seed(&conn, &hasher(), Clock::Fixed(today())).await.expect("demo seed");
@@ -202,6 +211,12 @@ impl TestDb {
         settings_for(&self.url, self.data_dir.clone())
     }
 
+    /// The PostgreSQL database's name (the last path segment of the URL).
+    pub fn name(&self) -> &str {
+        let base = self.url.split('?').next().unwrap_or(&self.url);
+        base.rsplit('/').next().unwrap_or(base)
+    }
+
     pub async fn connect(&self) -> DatabaseConnection {
         db::connect(&self.settings()).await.expect("connect")
     }
@@ -289,6 +304,26 @@ impl TestServer {
     /// A query with `Authorization: Bearer <token>`: (status, body).
     pub async fn gql_as(&self, token: &str, query: &str, variables: Value) -> (u16, Value) {
         self.gql_with_auth(&format!("Bearer {token}"), query, variables).await
+    }
+
+    /// The same request on a task of its own: start many, then await them all, and
+    /// they reach the server at the same time.
+    pub fn spawn_gql_as(
+        &self,
+        token: &str,
+        query: &str,
+        variables: Value,
+    ) -> tokio::task::JoinHandle<(u16, Value)> {
+        let request = self
+            .client
+            .post(format!("{}/graphql", self.base))
+            .header("authorization", format!("Bearer {token}"))
+            .json(&json!({ "query": query, "variables": variables }));
+        tokio::spawn(async move {
+            let response = request.send().await.expect("request");
+            let status = response.status().as_u16();
+            (status, response.json().await.expect("json"))
+        })
     }
 
     pub async fn gql_with_auth(&self, authorization: &str, query: &str, variables: Value) -> (u16, Value) {

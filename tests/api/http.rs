@@ -370,8 +370,10 @@ async fn the_complexity_limit_is_bad_user_input() {
 
 const FRONT_END: &str = "http://localhost:3000";
 
+/// A header's value; repeated headers joined as one list (as HTTP reads them).
 fn header(response: &reqwest::Response, name: &str) -> Option<String> {
-    response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+    let values: Vec<&str> = response.headers().get_all(name).iter().filter_map(|v| v.to_str().ok()).collect();
+    (!values.is_empty()).then(|| values.join(", "))
 }
 
 fn list(value: Option<String>) -> Vec<String> {

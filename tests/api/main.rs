@@ -7,6 +7,7 @@ mod assignments;
 mod audit;
 mod batching;
 mod common;
+mod concurrency;
 mod foundation;
 mod hostile;
 mod http;

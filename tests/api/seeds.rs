@@ -263,7 +263,7 @@ async fn bootstrap_creates_root_and_administrator_once() {
         "x",
     )
     .await;
-    assert!(matches!(again, Err(DomainError::Conflict(_))), "{again:?}");
+    assert!(matches!(again, Err(DomainError::Taken { field: "username", .. })), "{again:?}");
     // A second administrator reuses the root.
     let short =
         bootstrap(&conn, &hasher, clock, AdminInput { username: "zwei", password: "short" }, "x").await;

@@ -333,5 +333,5 @@ async fn linking_an_external_identity_needs_user_manage_and_is_unique() {
     assert_eq!(body["data"]["linkExternalIdentity"], true, "{body}");
     assert_eq!(server.user("bsm").await.external_subject.as_deref(), Some("https://id.example.org|abc"));
     let (_, body) = server.gql_as(&admin, q, json!({ "u": lsm })).await;
-    assert_eq!(error_code(&body), Some("CONFLICT"), "{body}");
+    assert_eq!((error_code(&body), error_field(&body)), (Some("CONFLICT"), Some("subject")), "{body}");
 }

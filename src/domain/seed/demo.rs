@@ -13,7 +13,7 @@ use entity::{
     AssignmentStatus, MemberStatus, OrgUnitStatus, Visibility, assignment, user, user_system_group,
 };
 use rand::SeedableRng;
-use sea_orm::{DatabaseConnection, Set, TransactionTrait};
+use sea_orm::{DatabaseConnection, Set};
 use std::collections::HashMap;
 
 /// Every demo login uses this password.
@@ -259,7 +259,7 @@ fn day((y, m, d): (i32, u32, u32)) -> Result<NaiveDate, DomainError> {
 /// Loads the demo into a migrated database without an organisation tree, in one
 /// transaction.
 pub async fn seed(db: &DatabaseConnection, hasher: &PasswordHasher, clock: Clock) -> Result<(), DomainError> {
-    let txn = db.begin().await?;
+    let txn = crate::db::write_transaction(db).await?;
     ensure_empty_tree(&txn).await?;
     let cat = catalogue::ensure_default(&txn).await?;
     let now = Utc::now();

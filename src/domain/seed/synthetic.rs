@@ -12,7 +12,7 @@ use crate::domain::seed::demo::DEMO_PASSWORD;
 use chrono::{NaiveDate, Utc};
 use entity::{AssignmentStatus, MemberStatus, OrgUnitStatus, Visibility, assignment, user};
 use rand::{Rng, SeedableRng};
-use sea_orm::{ActiveValue, ConnectionTrait, DatabaseConnection, Set, TransactionTrait};
+use sea_orm::{ActiveValue, ConnectionTrait, DatabaseConnection, Set};
 use std::collections::HashSet;
 
 const STATES: &[&str] = &[
@@ -113,7 +113,7 @@ pub async fn seed(
     if spec.units == 0 {
         return Err(DomainError::bad_input("units", "must be at least 1"));
     }
-    let txn = db.begin().await?;
+    let txn = crate::db::write_transaction(db).await?;
     ensure_empty_tree(&txn).await?;
     let cat = catalogue::ensure_default(&txn).await?;
     let now = Utc::now();
@@ -184,7 +184,7 @@ pub async fn seed(
     let mut remaining = spec.members;
     while remaining > 0 {
         let n = remaining.min(CHUNK as u64);
-        let txn = db.begin().await?;
+        let txn = crate::db::write_transaction(db).await?;
         let mut number = allocate_membership_numbers(&txn, n as i64).await?;
         let mut rows = Rows::default();
         let mut g = Generator { rng: &mut rng, ids: &mut ids, now, mandate_prefix: "SYN" };
@@ -216,7 +216,7 @@ pub async fn seed(
     // Offices: in every unit a leader (reader) and, at Bund, Land and Stamm, a
     // treasurer; each office holder gets a login.
     if spec.members > 0 {
-        let txn = db.begin().await?;
+        let txn = crate::db::write_transaction(db).await?;
         let password_hash = hasher.hash(DEMO_PASSWORD).map_err(|e| DomainError::Internal(e.to_string()))?;
         let mut rows = Rows::default();
         let mut holders = HashSet::new();
