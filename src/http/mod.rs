@@ -116,4 +116,22 @@ pub fn router(state: AppState, settings: &Settings) -> Router {
         .layer(axum::middleware::from_fn_with_state(metrics, metrics::observe))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(axum::middleware::map_request(drop_unusable_request_id))
+}
+
+/// A client may bring its own request id (to follow a request through its logs and
+/// ours), but it ends up in logs and audit records: anything longer than 64
+/// characters or beyond letters, digits and `-_.:` is dropped and replaced by a
+/// fresh one.
+async fn drop_unusable_request_id(mut req: axum::extract::Request) -> axum::extract::Request {
+    let usable = req.headers().get(&REQUEST_ID).is_none_or(|v| {
+        let v = v.as_bytes();
+        !v.is_empty()
+            && v.len() <= 64
+            && v.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+    });
+    if !usable {
+        req.headers_mut().remove(&REQUEST_ID);
+    }
+    req
 }

@@ -681,3 +681,39 @@ async fn one_request_uses_only_its_own_few_connections() {
         }
     }
 }
+
+/// A request id the client brings lands in logs and audit records: a usable one is
+/// kept (to follow a request through both sides' logs), anything long or odd is
+/// replaced, and an audited bank read never fails over it.
+#[tokio::test]
+async fn forged_request_ids_are_replaced_not_stored() {
+    let server = TestServer::demo().await;
+    let token = server.token("lsm.bayern").await;
+    let bank_read = "{ members(first: 3) { edges { node { bankAccount { iban } } } } }";
+    let send = |id: String| {
+        let client = server.client.clone();
+        let url = format!("{}/graphql", server.base);
+        let token = token.clone();
+        async move {
+            client
+                .post(url)
+                .bearer_auth(token)
+                .header("x-request-id", id)
+                .json(&json!({ "query": bank_read }))
+                .send()
+                .await
+                .expect("request")
+        }
+    };
+    let kept = send("client-42.retry:1".to_owned()).await;
+    assert_eq!(kept.headers()["x-request-id"], "client-42.retry:1");
+    for forged in ["x".repeat(300), "a b\tc".to_owned(), "ä".repeat(10)] {
+        let response = send(forged.clone()).await;
+        let id = response.headers()["x-request-id"].to_str().expect("ascii").to_owned();
+        assert_ne!(id, forged);
+        assert!(id.len() <= 64, "{id}");
+        let body: Value = response.json().await.expect("json");
+        no_internal(&body);
+        assert!(body["data"]["members"]["edges"][0]["node"]["bankAccount"].is_object(), "{body}");
+    }
+}
