@@ -140,7 +140,8 @@ fn entity_of(kind: Kind) -> &'static str {
 }
 
 /// The events the caller may read, as one SQL condition: all with audit.read;
-/// else those about members on whom the caller holds member.write.
+/// else those about members on whom the caller holds member.write (R18): the
+/// member's own events, and those of its transfers and offices.
 fn readable(grants: &Grants) -> Option<Condition> {
     if grants.holds_system(Permission::AuditRead) {
         return Some(Condition::all());
@@ -148,16 +149,41 @@ fn readable(grants: &Grants) -> Option<Condition> {
     if !grants.holds_anywhere(Permission::MemberWrite) {
         return None;
     }
-    // Entity ids are stored as text, so the member ids are compared as text too.
-    let in_scope = Query::select()
+    let in_scope = || grants.unit_condition(Permission::MemberWrite, member::Column::HomeUnitId);
+    // Entity ids are stored as text, so the ids are compared as text too.
+    let members = Query::select()
         .expr(Expr::col((member::Entity, member::Column::Id)).cast_as(Alias::new("TEXT")))
         .from(member::Entity)
-        .cond_where(grants.unit_condition(Permission::MemberWrite, member::Column::HomeUnitId))
+        .cond_where(in_scope())
         .take();
-    Some(
+    // A record that belongs to a member in scope: its id as text.
+    let of_members = |table: Alias, id: Alias, member_id: Alias| {
+        Query::select()
+            .expr(Expr::col((table.clone(), id)).cast_as(Alias::new("TEXT")))
+            .from(table.clone())
+            .inner_join(
+                member::Entity,
+                Expr::col((member::Entity, member::Column::Id)).equals((table, member_id)),
+            )
+            .cond_where(in_scope())
+            .take()
+    };
+    let about = |entity: &str, ids| {
         Condition::all()
-            .add(audit_event::Column::Entity.eq("member"))
-            .add(audit_event::Column::EntityId.in_subquery(in_scope)),
+            .add(audit_event::Column::Entity.eq(entity))
+            .add(audit_event::Column::EntityId.in_subquery(ids))
+    };
+    Some(
+        Condition::any()
+            .add(about("member", members))
+            .add(about(
+                "transfer",
+                of_members(Alias::new("transfer"), Alias::new("id"), Alias::new("member_id")),
+            ))
+            .add(about(
+                "assignment",
+                of_members(Alias::new("assignment"), Alias::new("id"), Alias::new("member_id")),
+            )),
     )
 }
 

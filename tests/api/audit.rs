@@ -54,7 +54,12 @@ async fn audit_read_sees_everything_member_write_only_its_own_members() {
     // member.write in Hessen: the Fulda change, not the Bayern one, no logins.
     let (_, body) = server.gql_as(&mv, LOG, json!({})).await;
     let nodes = body["data"]["auditLog"]["nodes"].as_array().expect("nodes");
-    assert!(nodes.iter().all(|n| n["entity"] == "member"), "{body}");
+    assert!(
+        nodes
+            .iter()
+            .all(|n| ["member", "transfer", "assignment"].contains(&n["entity"].as_str().unwrap_or(""))),
+        "{body}"
+    );
     assert!(
         nodes.iter().any(|n| n["entityId"] == json!(fulda.id.to_string()) && n["actorName"] == "mv.hessen")
     );
@@ -69,6 +74,59 @@ async fn audit_read_sees_everything_member_write_only_its_own_members() {
     assert_eq!(error_code(&body), Some("FORBIDDEN"), "{body}");
     let body = server.gql(LOG, json!({})).await;
     assert_eq!(error_code(&body), Some("UNAUTHENTICATED"), "{body}");
+}
+
+const TRANSFER: &str = "mutation($m: ID!, $to: ID!) { requestTransfer(memberId: $m, toUnitId: $to) { id } }";
+
+/// R18: events about a member are framed for member.write holders on that member,
+/// whatever record they are stored under (the member, its transfers, its offices).
+#[tokio::test]
+async fn r18_member_write_sees_the_transfer_events_of_its_members_only() {
+    let server = TestServer::demo().await;
+    let fulda = member_at(&server, "Stamm Fulda").await;
+    let isar = member_at(&server, "Stamm Isar").await;
+    let conn = server.db.connect().await;
+    let unit_id = |name: &'static str| {
+        let conn = conn.clone();
+        async move {
+            org_unit::Entity::find()
+                .filter(org_unit::Column::Name.eq(name))
+                .one(&conn)
+                .await
+                .expect("q")
+                .expect("unit")
+                .id
+        }
+    };
+    let admin = server.token("admin").await;
+    let mv = server.token("mv.hessen").await;
+    let (_, hessen) = server
+        .gql_as(
+            &mv,
+            TRANSFER,
+            json!({ "m": gid("Member", fulda.id), "to": gid("OrgUnit", unit_id("Stamm Isar").await) }),
+        )
+        .await;
+    let (_, bayern) = server
+        .gql_as(
+            &admin,
+            TRANSFER,
+            json!({ "m": gid("Member", isar.id), "to": gid("OrgUnit", unit_id("Stamm Pegnitz").await) }),
+        )
+        .await;
+    let own = crate::common::raw_id(&hessen["data"]["requestTransfer"]["id"]).to_string();
+    let other = crate::common::raw_id(&bayern["data"]["requestTransfer"]["id"]).to_string();
+
+    let (_, body) = server.gql_as(&mv, LOG, json!({ "f": { "entity": "transfer" } })).await;
+    let ids: BTreeSet<String> = body["data"]["auditLog"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(|n| n["entityId"].as_str().expect("id").to_owned())
+        .collect();
+    assert_eq!(ids, BTreeSet::from([own]), "her member's transfer, not Bayern's: {body}");
+    let (_, body) = server.gql_as(&admin, LOG, json!({ "f": { "entity": "transfer" } })).await;
+    assert!(body.to_string().contains(&format!("\"entityId\":\"{other}\"")), "{body}");
 }
 
 #[tokio::test]
