@@ -100,6 +100,7 @@ impl App {
             public_url,
             clock: settings.clock,
             metrics,
+            max_import_bytes: settings.max_import_bytes,
         };
         let router = http::router(state, &settings);
         Ok(Self { listener, router, db, local_addr, authz, clock: settings.clock })

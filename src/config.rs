@@ -28,6 +28,8 @@ pub const KNOWN_VARIABLES: &[&str] = &[
     "VERBAND_DEMO_DATA",
     "VERBAND_DB_MAX_CONNECTIONS",
     "VERBAND_MAX_BODY_BYTES",
+    "VERBAND_MAX_IMPORT_BYTES",
+    "VERBAND_IMPORT_TIMEOUT_SECONDS",
     "VERBAND_MAX_QUERY_DEPTH",
     "VERBAND_MAX_QUERY_COMPLEXITY",
     "VERBAND_LOG_FORMAT",
@@ -127,6 +129,11 @@ pub struct Settings {
     pub demo_data: bool,
     pub db_max_connections: u32,
     pub max_body_bytes: usize,
+    /// Largest CSV file `POST /imports/members.csv` takes (it streams, so this
+    /// bounds the time an import runs, not memory).
+    pub max_import_bytes: usize,
+    /// How long an import may run before it is stopped (and rolled back).
+    pub import_timeout_seconds: u64,
     pub max_query_depth: usize,
     pub max_query_complexity: usize,
     pub log_format: LogFormat,
@@ -198,6 +205,8 @@ impl std::fmt::Debug for Settings {
             .field("demo_data", &self.demo_data)
             .field("db_max_connections", &self.db_max_connections)
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("max_import_bytes", &self.max_import_bytes)
+            .field("import_timeout_seconds", &self.import_timeout_seconds)
             .field("log_format", &self.log_format)
             .field("tokens", &self.tokens)
             .field("oidc", &self.oidc)
@@ -231,6 +240,8 @@ struct FileConfig {
     demo_data: Option<bool>,
     db_max_connections: Option<u32>,
     max_body_bytes: Option<usize>,
+    max_import_bytes: Option<usize>,
+    import_timeout_seconds: Option<u64>,
     max_query_depth: Option<usize>,
     max_query_complexity: Option<usize>,
     log_format: Option<LogFormat>,
@@ -312,6 +323,8 @@ impl Settings {
             demo_data: true,
             db_max_connections: 10,
             max_body_bytes: 1024 * 1024,
+            max_import_bytes: 64 * 1024 * 1024,
+            import_timeout_seconds: 600,
             max_query_depth: 12,
             max_query_complexity: 5_000,
             log_format: LogFormat::Text,
@@ -387,6 +400,16 @@ impl Settings {
             parse("VERBAND_MAX_BODY_BYTES", env("VERBAND_MAX_BODY_BYTES"))?.or(file.max_body_bytes)
         {
             s.max_body_bytes = v;
+        }
+        if let Some(v) =
+            parse("VERBAND_MAX_IMPORT_BYTES", env("VERBAND_MAX_IMPORT_BYTES"))?.or(file.max_import_bytes)
+        {
+            s.max_import_bytes = v;
+        }
+        if let Some(v) = parse("VERBAND_IMPORT_TIMEOUT_SECONDS", env("VERBAND_IMPORT_TIMEOUT_SECONDS"))?
+            .or(file.import_timeout_seconds)
+        {
+            s.import_timeout_seconds = v.max(1);
         }
         if let Some(v) =
             parse("VERBAND_MAX_QUERY_DEPTH", env("VERBAND_MAX_QUERY_DEPTH"))?.or(file.max_query_depth)
@@ -526,6 +549,9 @@ mod tests {
                 .expect("settings");
         assert_eq!(s.listen.port(), 9000);
         assert_eq!(s.max_body_bytes, 10);
+        let s =
+            from(&[("VERBAND_MAX_IMPORT_BYTES", "1000")], "import_timeout_seconds = 5").expect("settings");
+        assert_eq!((s.max_import_bytes, s.import_timeout_seconds), (1000, 5));
     }
 
     #[test]

@@ -10,6 +10,7 @@ mod m20261122_000005_assignment;
 mod m20261122_000006_workflow;
 mod m20261122_000007_audit;
 mod m20261122_000008_session;
+mod m20261201_140001_member_import;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000006_workflow::Migration),
             Box::new(m20261122_000007_audit::Migration),
             Box::new(m20261122_000008_session::Migration),
+            Box::new(m20261201_140001_member_import::Migration),
         ]
     }
 }

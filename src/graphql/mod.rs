@@ -7,6 +7,7 @@ pub mod catalogue;
 pub mod connection;
 pub mod error;
 pub mod id;
+pub mod import;
 pub mod loaders;
 pub mod member;
 pub mod org_unit;
@@ -124,6 +125,7 @@ pub struct Query(
 pub struct Mutation(
     viewer::AuthMutation,
     member::MemberMutation,
+    import::ImportMutation,
     org_unit::OrgUnitMutation,
     assignment::AssignmentMutation,
     user::UserMutation,

@@ -1,9 +1,10 @@
-//! The HTTP surface: GraphQL (POST and GET), GraphiQL, CSV reports and exports,
-//! health, readiness, metrics.
+//! The HTTP surface: GraphQL (POST and GET), GraphiQL, CSV reports, exports and
+//! imports, health, readiness, metrics.
 pub mod auth;
 pub mod exports;
 pub mod graphql;
 pub mod health;
+pub mod imports;
 pub mod metrics;
 
 use crate::auth::signin::Authenticator;
@@ -15,7 +16,7 @@ use axum::Router;
 use axum::http::HeaderName;
 use axum::http::header::{ACCEPT, AUTHORIZATION, CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::http::{HeaderValue, Method};
-use axum::routing::get;
+use axum::routing::{get, post};
 use sea_orm::DatabaseConnection;
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,9 +44,14 @@ pub fn cors(origins: &[String]) -> Option<CorsLayer> {
         CorsLayer::new()
             .allow_origin(AllowOrigin::list(origins))
             .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
-            .allow_headers([CONTENT_TYPE, AUTHORIZATION, ACCEPT, REQUEST_ID])
+            .allow_headers([CONTENT_TYPE, AUTHORIZATION, ACCEPT, REQUEST_ID, imports::IDEMPOTENCY_KEY])
             // What a front end may read of a response besides the simple headers.
-            .expose_headers([REQUEST_ID, exports::OMITTED_COLUMNS, CONTENT_DISPOSITION])
+            .expose_headers([
+                REQUEST_ID,
+                exports::OMITTED_COLUMNS,
+                CONTENT_DISPOSITION,
+                imports::IDEMPOTENT_REPLAYED,
+            ])
             .allow_credentials(false)
             .max_age(CORS_MAX_AGE),
     )
@@ -61,10 +67,23 @@ pub struct AppState {
     pub public_url: String,
     pub clock: Clock,
     pub metrics: Arc<metrics::Metrics>,
+    /// Largest file `POST /imports/members.csv` takes.
+    pub max_import_bytes: usize,
 }
 
 pub fn router(state: AppState, settings: &Settings) -> Router {
     let metrics = state.metrics.clone();
+    // Imports stream files far larger than any API request, for longer: their own
+    // body limit (counted while the body streams, `imports::forward`) and timeout,
+    // so they are routed around the API's. A timeout rolls the import back.
+    let imports = Router::new()
+        .route("/imports/members.csv", post(imports::members_csv))
+        .with_state(state.clone())
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(settings.import_timeout_seconds),
+        ))
+        .layer(CatchPanicLayer::new());
     // Layers listed innermost first. Router::layer wraps each route (and the
     // fallback) after matching, so `observe` sees the matched route.
     let router = Router::new()
@@ -91,7 +110,9 @@ pub fn router(state: AppState, settings: &Settings) -> Router {
             Duration::from_secs(30),
         ))
         // Inside `observe`, so that a panic is still counted and logged as a 500.
-        .layer(CatchPanicLayer::new());
+        .layer(CatchPanicLayer::new())
+        // After the layers above, which therefore do not apply to it.
+        .merge(imports);
     // Outside the limits, so that their refusals (413, 408, 500) carry the CORS
     // headers and a front end can read them; preflights are answered here, before
     // the method routing would refuse OPTIONS with 405.
