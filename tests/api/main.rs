@@ -10,6 +10,7 @@ mod common;
 mod foundation;
 mod http;
 mod idp;
+mod imports;
 mod members;
 mod oidc;
 mod reporting;

@@ -469,10 +469,19 @@ pub async fn import_members<S: RowSource>(
     {
         return replay(source, options, stored).await;
     }
+    let sqlite = db.get_database_backend() == DatabaseBackend::Sqlite;
+    if !sqlite {
+        // On its own: inside, the deleted rows would stay locked, and a concurrent
+        // import deleting them too would wait for this one to end.
+        idempotency::delete_expired(db, actor.now).await?;
+    }
     let txn = db.begin().await?;
-    // The first statement writes: on SQLite the import takes the write lock now,
-    // before reading anything it will write on.
-    idempotency::delete_expired(&txn, actor.now).await?;
+    if sqlite {
+        // The first statement writes: the import takes SQLite's write lock now
+        // (waiting for it if need be), before it reads anything it will write on;
+        // a write after a read would fail at once if another write came between.
+        idempotency::delete_expired(&txn, actor.now).await?;
+    }
     if let Some(key) = &key
         && !idempotency::claim(&txn, user_id, key, actor.now).await?
     {
@@ -906,20 +915,21 @@ impl Run<'_> {
         candidates: &[Candidate],
     ) -> Result<HashMap<Identity, Vec<Target>>, DomainError> {
         let backend = txn.get_database_backend();
-        let mut n = 0;
-        let mut placeholder = || {
-            n += 1;
+        // Each expression numbers its own values (PostgreSQL's `$n`).
+        let placeholder = |n: usize| {
             if backend == DatabaseBackend::Postgres { format!("${n}") } else { "?".to_owned() }
         };
         let (mut dated, mut undated) = (Vec::new(), Vec::new());
         let (mut dated_values, mut undated_values): (Vec<Value>, Vec<Value>) = (Vec::new(), Vec::new());
         let identities: BTreeSet<Identity> = candidates.iter().map(|c| identity(&c.member)).collect();
         for (last, first, birth) in identities.iter().filter(|i| i.2.is_some()) {
-            dated.push(format!("({}, {}, {})", placeholder(), placeholder(), placeholder()));
+            let n = dated_values.len();
+            dated.push(format!("({}, {}, {})", placeholder(n + 1), placeholder(n + 2), placeholder(n + 3)));
             dated_values.extend([Value::from(last.clone()), Value::from(first.clone()), Value::from(*birth)]);
         }
         for (last, first, _) in identities.iter().filter(|i| i.2.is_none()) {
-            undated.push(format!("({}, {})", placeholder(), placeholder()));
+            let n = undated_values.len();
+            undated.push(format!("({}, {})", placeholder(n + 1), placeholder(n + 2)));
             undated_values.extend([Value::from(last.clone()), Value::from(first.clone())]);
         }
         let mut any = Condition::any();
