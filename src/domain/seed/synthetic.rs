@@ -64,6 +64,16 @@ pub struct SyntheticLogin {
     pub offices: Vec<String>,
 }
 
+/// A unit of the generated tree.
+struct TreeUnit {
+    id: i64,
+    path: String,
+    depth: i32,
+    /// Index into STATES: the Land it belongs to.
+    state: usize,
+    name: String,
+}
+
 /// The first active member at or after `from`, wrapping around; `from` itself when
 /// nobody is active.
 fn next_active(active: &[u64], from: u64) -> i64 {
@@ -111,10 +121,10 @@ pub async fn seed(
     let mut ids = NextIds::load(&txn).await?;
     let mut report = SyntheticReport::default();
 
-    // The tree: (id, path, depth, state index, name) per unit.
+    // The tree, tier by tier.
     let sizes = level_sizes(spec.units);
     let mut rows = Rows::default();
-    let mut tiers: [Vec<(i64, String, i32, usize, String)>; 4] = Default::default();
+    let mut tiers: [Vec<TreeUnit>; 4] = Default::default();
     for level in [BUND, LAND, BEZIRK, STAMM] {
         for i in 0..sizes[level] {
             let parent = if level == BUND {
@@ -125,7 +135,7 @@ pub async fn seed(
             };
             let state = match (level, parent) {
                 (LAND, _) => i as usize % STATES.len(),
-                (_, Some(p)) => p.3,
+                (_, Some(p)) => p.state,
                 _ => 0,
             };
             let name = match level {
@@ -143,7 +153,7 @@ pub async fn seed(
             };
             let (row, id, path, depth) = unit_row(
                 &mut ids,
-                parent.map(|p| (p.0, p.1.as_str(), p.2)),
+                parent.map(|p| (p.id, p.path.as_str(), p.depth)),
                 cat.levels[level],
                 &name,
                 None,
@@ -152,7 +162,7 @@ pub async fn seed(
                 now,
             );
             rows.units.push(row);
-            tiers[level].push((id, path, depth, state, name));
+            tiers[level].push(TreeUnit { id, path, depth, state, name });
         }
     }
     report.units = rows.units.len() as u64;
@@ -164,9 +174,9 @@ pub async fn seed(
     let homes: Vec<(i64, usize)> = (0..4)
         .rev()
         .find(|&l| !tiers[l].is_empty())
-        .map(|l| tiers[l].iter().map(|u| (u.0, u.3)).collect())
+        .map(|l| tiers[l].iter().map(|u| (u.id, u.state)).collect())
         .unwrap_or_default();
-    let uppers: Vec<(i64, usize)> = tiers[..3].iter().flatten().map(|u| (u.0, u.3)).collect();
+    let uppers: Vec<(i64, usize)> = tiers[..3].iter().flatten().map(|u| (u.id, u.state)).collect();
     let first_member_id = ids.member;
     // Which members are ACTIVE, one bit each (125 kB for a million): offices go to
     // active members only, since nobody else can sign in (R6).
@@ -235,7 +245,7 @@ pub async fn seed(
                 for (activity, level_group, tree_group) in offices {
                     let member_id = first_member_id + next_active(&active, rng.random_range(0..spec.members));
                     holders.insert(member_id);
-                    held.push((member_id, office_text(activity, &unit.4, *level_group, *tree_group)));
+                    held.push((member_id, office_text(activity, &unit.name, *level_group, *tree_group)));
                     if activity.contains("schatzmeister") && treasurers[level].is_none() {
                         treasurers[level] = Some(member_id);
                     }
@@ -245,7 +255,7 @@ pub async fn seed(
                         id: Set(id),
                         member_id: Set(member_id),
                         activity_id: Set(cat.activity(activity)?),
-                        org_unit_id: Set(unit.0),
+                        org_unit_id: Set(unit.id),
                         level_group_id: Set(level_group.map(|k| cat.group(k)).transpose()?),
                         tree_group_id: Set(tree_group.map(|k| cat.group(k)).transpose()?),
                         starts_on: Set(since),
