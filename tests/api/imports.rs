@@ -255,19 +255,16 @@ async fn the_same_file_twice_changes_nothing_the_second_time() {
     let token = server.token("mv.hessen").await;
     let existing = members_without_login(&conn, "Stamm Eder").await.remove(0);
     let file = format!(
-        "{}{}",
         "membershipNumber,firstName,lastName,birthDate,email,city,homeUnit,iban,accountHolder\n\
          ,Jule,Brandt,2011-11-11,jule@example.org,Kassel,Stamm Eder,DE89370400440532013000,Jule Brandt\n\
          ,Timo,Brandt,,,Kassel,Stamm Eder,,\n\
-         ,Jule,Brandt,2011-11-11,,,Stamm Eder,,\n",
-        format!(
-            "{},{},{},{},{},Homberg,Stamm Eder,,\n",
-            existing.membership_number,
-            existing.first_name,
-            existing.last_name,
-            existing.birth_date.map(|d| d.to_string()).unwrap_or_default(),
-            existing.email.clone().unwrap_or_default()
-        )
+         ,Jule,Brandt,2011-11-11,,,Stamm Eder,,\n\
+         {},{},{},{},{},Homberg,Stamm Eder,,\n",
+        existing.membership_number,
+        existing.first_name,
+        existing.last_name,
+        existing.birth_date.map(|d| d.to_string()).unwrap_or_default(),
+        existing.email.clone().unwrap_or_default()
     );
     let first = upload(&server, Some(&token), "", file.clone(), None).await;
     assert_eq!(first.status, 200, "{}", first.body);
