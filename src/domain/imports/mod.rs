@@ -1059,12 +1059,21 @@ impl Run<'_> {
             columns.push(Column::HomeUnit);
         }
         if let Some((iban, bic, holder)) = &c.bank {
-            let same = target.bank.as_ref().is_some_and(|b| {
-                self.may_read_bank(target) && (&b.iban, &b.bic, &b.account_holder) == (iban, bic, holder)
-            });
-            if !same {
-                columns.push(Column::Iban);
-            }
+            // Like the member's columns, only what the row says: an empty BIC or
+            // account holder cell is no statement about the stored one.
+            let says = |column: Column| c.row.get(column).is_some_and(|v| !v.trim().is_empty());
+            let differs: Vec<Column> = match target.bank.as_ref().filter(|_| self.may_read_bank(target)) {
+                Some(b) => [
+                    (Column::Iban, b.iban != *iban),
+                    (Column::Bic, says(Column::Bic) && b.bic != *bic),
+                    (Column::AccountHolder, says(Column::AccountHolder) && b.account_holder != *holder),
+                ]
+                .into_iter()
+                .filter_map(|(column, differs)| differs.then_some(column))
+                .collect(),
+                None => vec![Column::Iban],
+            };
+            columns.extend(differs);
         }
         Ok(columns)
     }
