@@ -236,6 +236,8 @@ def main():
     p.add_argument("--backend", choices=["postgres", "sqlite"], default="postgres")
     p.add_argument("--rows", type=int, default=100_000)
     p.add_argument("--small", type=int, default=10_000, help="rows of the warm-up import")
+    p.add_argument("--large", type=int, default=0,
+                   help="rows of one more import at the end, to see whether the peak memory grows with the file")
     p.add_argument("--members", type=int, default=1_000_000)
     p.add_argument("--units", type=int, default=10_000)
     p.add_argument("--admin-url", default="postgres://postgres@127.0.0.1:5432/postgres")
@@ -283,6 +285,10 @@ def main():
         upload(base, token, small, server.pid, f"warm-up: {args.small} new")
         first = upload(base, token, big, server.pid, f"{args.rows} new")
         again = upload(base, token, big, server.pid, "the same file again")
+        if args.large:
+            large = os.path.join(args.work, "large.csv")
+            write_file(large, args.large, units, seed=4)
+            upload(base, token, large, server.pid, f"{args.large} new")
         ok = (first.get("created") == args.rows and again.get("unchanged") == args.rows
               and not first.get("errorCount") and not again.get("errorCount"))
         if not ok:

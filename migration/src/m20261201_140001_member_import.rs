@@ -1,7 +1,9 @@
 //! Member imports: the outcome of an import stored under the caller's
 //! `Idempotency-Key` (so a retried upload answers the first one's report instead of
 //! importing again), and an index for finding a member by first name, last name and
-//! birth date (an import's duplicate check, one lookup per chunk of rows).
+//! birth date (an import's duplicate check, one lookup per chunk of rows). It starts
+//! with the columns of `ix_member_name`, which it replaces: one index less to
+//! maintain on every insert.
 use crate::{fk, index, ts};
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -37,6 +39,7 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.create_index(index("member", "ix_member_name", &["last_name", "first_name"])).await?;
         m.drop_index(Index::drop().name("ix_member_identity").table("member").to_owned()).await?;
         m.drop_table(Table::drop().table("import_key").take()).await
     }

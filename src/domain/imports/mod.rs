@@ -49,11 +49,11 @@ use crate::domain::reporting::Column;
 use cells::Reading;
 use chrono::NaiveDate;
 use entity::{audit_event, bank_account, member, org_unit, user};
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::{Expr, OnConflict, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue, ColumnTrait, Condition, ConnectionTrait, DatabaseBackend,
     DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, IntoActiveModel, Iterable, QueryFilter,
-    TransactionTrait, Value,
+    QueryTrait, TransactionTrait, Value,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -1084,45 +1084,49 @@ impl Run<'_> {
         let Writes { creates, updates, mut banks, mut audits, status_changed } = w;
         if !creates.is_empty() {
             let numbers = self.numbers.take(self.db, txn, creates.len()).await?;
-            let mut bank_by_number = HashMap::new();
+            let mut pending = HashMap::with_capacity(creates.len());
             let mut rows = Vec::with_capacity(creates.len());
             for ((m, bank), number) in creates.into_iter().zip(numbers) {
-                if let Some(bank) = bank {
-                    bank_by_number.insert(number.clone(), bank);
-                }
-                let mut row =
-                    member::Model { membership_number: number, ..m }.into_active_model().reset_all();
+                let m = member::Model { membership_number: number, ..m };
+                let mut row = m.clone().into_active_model().reset_all();
                 row.id = ActiveValue::NotSet;
                 rows.push(row);
+                pending.insert(m.membership_number.clone(), (m, bank));
             }
             let per_statement = MAX_PARAMS / member::Column::iter().count();
             let mut rows = rows.into_iter().peekable();
             while rows.peek().is_some() {
                 let part: Vec<_> = rows.by_ref().take(per_statement).collect();
-                // Returned in no promised order: bank accounts go by number.
-                for created in member::Entity::insert_many(part).exec_with_returning(txn).await? {
+                let mut stmt = member::Entity::insert_many(part).into_query();
+                stmt.returning(
+                    Query::returning().columns([member::Column::Id, member::Column::MembershipNumber]),
+                );
+                // Returned in no promised order: matched by number.
+                for returned in txn.query_all(&stmt).await? {
+                    let id: i64 = returned.try_get("", "id")?;
+                    let number: String = returned.try_get("", "membership_number")?;
+                    let Some((m, bank)) = pending.remove(&number) else { continue };
+                    let created = member::Model { id, ..m };
                     audits.push(self.actor.audit(
                         "member.create",
                         "member",
-                        created.id,
+                        id,
                         None,
                         Some(member_json(&created)),
                     ));
-                    if let Some((iban, bic, account_holder)) =
-                        bank_by_number.remove(&created.membership_number)
-                    {
+                    if let Some((iban, bic, account_holder)) = bank {
                         audits.push(self.actor.audit(
                             "bank_account.set",
                             "member",
-                            created.id,
+                            id,
                             None,
                             Some(json!({ "iban": validate::mask_iban(&iban) })),
                         ));
                         let now = self.actor.now;
                         banks.insert(
-                            created.id,
+                            id,
                             bank_account::Model {
-                                member_id: created.id,
+                                member_id: id,
                                 iban,
                                 bic,
                                 account_holder,
