@@ -241,6 +241,8 @@ def main():
     p.add_argument("--members", type=int, default=1_000_000)
     p.add_argument("--units", type=int, default=10_000)
     p.add_argument("--admin-url", default="postgres://postgres@127.0.0.1:5432/postgres")
+    p.add_argument("--url-options", default="",
+                   help="appended to the server's PostgreSQL URL, e.g. sslmode=disable (sqlx prefers TLS)")
     p.add_argument("--work", default=os.path.join(tempfile.gettempdir(), "verband-import-bench"))
     p.add_argument("--binary", default=os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")),
                                                     "release", "verband"))
@@ -264,7 +266,8 @@ def main():
 
     port = free_port()
     data_dir = tempfile.mkdtemp(prefix="verband-import-bench-")
-    env = dict(os.environ, VERBAND_DATABASE_URL=url, VERBAND_LISTEN=f"127.0.0.1:{port}",
+    server_url = f"{url}?{args.url_options}" if args.url_options and args.backend == "postgres" else url
+    env = dict(os.environ, VERBAND_DATABASE_URL=server_url, VERBAND_LISTEN=f"127.0.0.1:{port}",
                VERBAND_DEMO_DATA="false", VERBAND_DATA_DIR=data_dir,
                VERBAND_LOG="info,sqlx=warn,sea_orm=warn,verband::access=warn")
     server = subprocess.Popen([args.binary], env=env, stderr=open(os.path.join(args.work, "server.log"), "w"))

@@ -52,8 +52,8 @@ use entity::{audit_event, bank_account, member, org_unit, user};
 use sea_orm::sea_query::{Expr, OnConflict, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue, ColumnTrait, Condition, ConnectionTrait, DatabaseBackend,
-    DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, IntoActiveModel, Iterable, QueryFilter,
-    QueryTrait, TransactionTrait, Value,
+    DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, IntoActiveModel, QueryFilter, QueryTrait,
+    TransactionTrait, Value,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -71,8 +71,12 @@ pub const PROGRESS_EVERY: u64 = 10_000;
 /// Unit references remembered during an import (id, short name or name → unit);
 /// forgotten all at once beyond this, so a file of made-up names cannot grow it.
 const MAX_CACHED_UNITS: usize = 20_000;
-/// Bind parameters per statement (SQLite allows 32766, PostgreSQL 65535).
-const MAX_PARAMS: usize = 30_000;
+/// Rows per multi-row statement, at most. Statements come in few sizes (this, and
+/// powers of two below it for the rest; lookups padded to powers of two): each
+/// connection caches its prepared statements, and on SQLite a cached statement of
+/// thousands of parameters holds megabytes, so a new size per chunk would make
+/// memory grow with the file. Few sizes also let PostgreSQL reuse its plans.
+const BATCH_ROWS: usize = 256;
 
 const COLUMNS: usize = Column::ALL.len();
 
@@ -659,8 +663,8 @@ impl Run<'_> {
         if self.units.len() + wanted.len() > MAX_CACHED_UNITS {
             self.units.clear();
         }
-        let ids: Vec<i64> = wanted.iter().filter_map(|r| (self.unit_id)(r)).collect();
-        let texts: Vec<&str> = wanted.iter().copied().collect();
+        let ids: Vec<i64> = padded(wanted.iter().filter_map(|r| (self.unit_id)(r)).collect());
+        let texts: Vec<&str> = padded(wanted.iter().copied().collect());
         let found: Vec<Arc<org_unit::Model>> = org_unit::Entity::find()
             .filter(
                 Condition::any()
@@ -720,7 +724,7 @@ impl Run<'_> {
         }
         let found = member::Entity::find()
             .filter(visible_members(self.grants))
-            .filter(member::Column::MembershipNumber.is_in(numbers))
+            .filter(member::Column::MembershipNumber.is_in(padded(numbers.into_iter().collect())))
             .find_also_related(org_unit::Entity)
             .all(txn)
             .await?;
@@ -745,7 +749,7 @@ impl Run<'_> {
             return Ok(HashMap::new());
         }
         Ok(bank_account::Entity::find()
-            .filter(bank_account::Column::MemberId.is_in(ids))
+            .filter(bank_account::Column::MemberId.is_in(padded(ids)))
             .all(txn)
             .await?
             .into_iter()
@@ -922,12 +926,14 @@ impl Run<'_> {
         let (mut dated, mut undated) = (Vec::new(), Vec::new());
         let (mut dated_values, mut undated_values): (Vec<Value>, Vec<Value>) = (Vec::new(), Vec::new());
         let identities: BTreeSet<Identity> = candidates.iter().map(|c| identity(&c.member)).collect();
-        for (last, first, birth) in identities.iter().filter(|i| i.2.is_some()) {
+        let dated_identities = padded(identities.iter().filter(|i| i.2.is_some()).collect());
+        let undated_identities = padded(identities.iter().filter(|i| i.2.is_none()).collect());
+        for (last, first, birth) in dated_identities {
             let n = dated_values.len();
             dated.push(format!("({}, {}, {})", placeholder(n + 1), placeholder(n + 2), placeholder(n + 3)));
             dated_values.extend([Value::from(last.clone()), Value::from(first.clone()), Value::from(*birth)]);
         }
-        for (last, first, _) in identities.iter().filter(|i| i.2.is_none()) {
+        for (last, first, _) in undated_identities {
             let n = undated_values.len();
             undated.push(format!("({}, {})", placeholder(n + 1), placeholder(n + 2)));
             undated_values.extend([Value::from(last.clone()), Value::from(first.clone())]);
@@ -1093,10 +1099,7 @@ impl Run<'_> {
                 rows.push(row);
                 pending.insert(m.membership_number.clone(), (m, bank));
             }
-            let per_statement = MAX_PARAMS / member::Column::iter().count();
-            let mut rows = rows.into_iter().peekable();
-            while rows.peek().is_some() {
-                let part: Vec<_> = rows.by_ref().take(per_statement).collect();
+            for part in batches(rows) {
                 let mut stmt = member::Entity::insert_many(part).into_query();
                 stmt.returning(
                     Query::returning().columns([member::Column::Id, member::Column::MembershipNumber]),
@@ -1191,8 +1194,10 @@ impl Run<'_> {
             insert::<audit_event::Entity>(txn, rows).await?;
         }
         if !status_changed.is_empty() {
-            for u in
-                user::Entity::find().filter(user::Column::MemberId.is_in(status_changed)).all(txn).await?
+            for u in user::Entity::find()
+                .filter(user::Column::MemberId.is_in(padded(status_changed)))
+                .all(txn)
+                .await?
             {
                 self.users_changed.insert(u.id);
             }
@@ -1205,23 +1210,43 @@ fn identity(m: &member::Model) -> Identity {
     (m.last_name.clone(), m.first_name.clone(), m.birth_date)
 }
 
-/// Multi-row INSERTs, as many rows per statement as the parameter limit allows.
+/// `rows` in statements of [`BATCH_ROWS`] rows, the rest in powers of two: at most
+/// nine statement sizes, whatever the counts.
+fn batches<T>(rows: Vec<T>) -> impl Iterator<Item = Vec<T>> {
+    let mut rows = rows.into_iter();
+    std::iter::from_fn(move || {
+        let left = rows.len();
+        if left == 0 {
+            return None;
+        }
+        let size = if left >= BATCH_ROWS { BATCH_ROWS } else { 1 << left.ilog2() };
+        Some(rows.by_ref().take(size).collect())
+    })
+}
+
+/// `values` with the last one repeated up to the next power of two, for `IN` lists
+/// and `VALUES` joins (a repeated value changes nothing there): few statement sizes.
+fn padded<T: Clone>(mut values: Vec<T>) -> Vec<T> {
+    if let Some(last) = values.last().cloned() {
+        values.resize(values.len().next_power_of_two(), last);
+    }
+    values
+}
+
+/// Multi-row INSERTs in [`batches`].
 async fn insert<E>(txn: &DatabaseTransaction, rows: Vec<E::ActiveModel>) -> Result<(), DbErr>
 where
     E: EntityTrait,
     E::ActiveModel: ActiveModelTrait<Entity = E> + Send,
 {
-    let per_statement = (MAX_PARAMS / E::Column::iter().count()).max(1);
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let part: Vec<_> = rows.by_ref().take(per_statement).collect();
+    for part in batches(rows) {
         E::insert_many(part).exec_without_returning(txn).await?;
     }
     Ok(())
 }
 
-/// Multi-row INSERT … ON CONFLICT DO UPDATE: the batched UPDATE that both backends
-/// understand.
+/// Multi-row INSERT … ON CONFLICT DO UPDATE in [`batches`]: the batched UPDATE that
+/// both backends understand.
 async fn upsert<E>(
     txn: &DatabaseTransaction,
     rows: Vec<E::ActiveModel>,
@@ -1231,10 +1256,7 @@ where
     E: EntityTrait,
     E::ActiveModel: ActiveModelTrait<Entity = E> + Send,
 {
-    let per_statement = (MAX_PARAMS / E::Column::iter().count()).max(1);
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let part: Vec<_> = rows.by_ref().take(per_statement).collect();
+    for part in batches(rows) {
         E::insert_many(part).on_conflict(on_conflict.clone()).exec_without_returning(txn).await?;
     }
     Ok(())
@@ -1243,6 +1265,22 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn statements_come_in_few_sizes() {
+        let mut sizes = BTreeSet::new();
+        for n in 0..3_000 {
+            let parts: Vec<Vec<usize>> = batches((0..n).collect()).collect();
+            assert_eq!(parts.iter().map(Vec::len).sum::<usize>(), n);
+            assert_eq!(parts.concat(), (0..n).collect::<Vec<_>>(), "in order");
+            sizes.extend(parts.iter().map(Vec::len));
+            let p = padded((0..n).collect::<Vec<_>>());
+            assert!(p.len().is_power_of_two() || n == 0);
+            assert!(p.len() < 2 * n.max(1), "at most doubled");
+        }
+        assert!(sizes.len() <= 9, "{sizes:?}");
+        assert_eq!(padded(vec![1, 2, 3]), vec![1, 2, 3, 3]);
+    }
 
     #[test]
     fn rows_index_cells_by_column() {
