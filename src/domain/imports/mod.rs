@@ -21,8 +21,8 @@
 //!   (`validate_new_member`, `apply_changes`, `validate_bank_account`). ARCHIVED
 //!   units refuse changes; a row that changes nothing is not a change.
 //! - **All or nothing.** Everything runs in one transaction, chunk by chunk (one
-//!   lookup per kind and one multi-row statement per table per chunk, audit records
-//!   included). Rows are written as they are checked, so later rows see earlier ones
+//!   lookup per kind per chunk, writes in multi-row statements of up to
+//!   [`BATCH_ROWS`] rows, audit records included). Rows are written as they are checked, so later rows see earlier ones
 //!   (the same person twice in a file is created once); at the end the transaction
 //!   commits only if no row was refused (`Mode::AllOrNothing`, the default) and it
 //!   is not a dry run. A dry run does all of it and rolls back.
