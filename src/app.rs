@@ -106,6 +106,7 @@ impl App {
             .data(authz.clone())
             .data(auth.clone())
             .data(metrics.clone())
+            .data(graphql::import::ImportTimeout(Duration::from_secs(settings.import_timeout_seconds)))
             .finish();
         let policy = Arc::new(http::graphql::Policy {
             shape: graphql::shape::Shape::from_sdl(&schema.sdl()).map_err(AppError::Schema)?,
@@ -130,6 +131,8 @@ impl App {
             metrics,
             policy,
             persisted: Arc::new(http::persisted::PersistedQueries::new(settings.persisted_queries)),
+            max_import_bytes: settings.max_import_bytes,
+            import_timeout: Duration::from_secs(settings.import_timeout_seconds),
         };
         let router = http::router(state, &settings);
         Ok(Self { listener, router, db, local_addr, authz, clock: settings.clock, authz_listener })

@@ -56,6 +56,8 @@ pub const KNOWN_VARIABLES: &[&str] = &[
     "VERBAND_DB_STATEMENT_TIMEOUT_MS",
     "VERBAND_DB_ACQUIRE_TIMEOUT_MS",
     "VERBAND_MAX_BODY_BYTES",
+    "VERBAND_MAX_IMPORT_BYTES",
+    "VERBAND_IMPORT_TIMEOUT_SECONDS",
     "VERBAND_MAX_QUERY_DEPTH",
     "VERBAND_MAX_QUERY_COMPLEXITY",
     "VERBAND_MAX_QUERY_BYTES",
@@ -182,6 +184,11 @@ pub struct Settings {
     /// Pooled connections one request may use at the same time.
     pub max_connections_per_request: u32,
     pub introspection: Introspection,
+    /// Largest CSV file `POST /imports/members.csv` takes (it streams, so this
+    /// bounds the time an import runs, not memory).
+    pub max_import_bytes: usize,
+    /// How long an import may run before it is stopped (and rolled back).
+    pub import_timeout_seconds: u64,
     pub log_format: LogFormat,
     pub password: PasswordParams,
     /// Access tokens of local sign-in.
@@ -264,6 +271,8 @@ impl std::fmt::Debug for Settings {
             .field("max_connections_per_request", &self.max_connections_per_request)
             .field("introspection", &self.introspection)
             .field("trusted_proxies", &self.trusted_proxies)
+            .field("max_import_bytes", &self.max_import_bytes)
+            .field("import_timeout_seconds", &self.import_timeout_seconds)
             .field("log_format", &self.log_format)
             .field("tokens", &self.tokens)
             .field("oidc", &self.oidc)
@@ -313,6 +322,8 @@ struct FileConfig {
     login_address_max_failures: Option<u32>,
     login_address_window_seconds: Option<u64>,
     trusted_proxies: Option<String>,
+    max_import_bytes: Option<usize>,
+    import_timeout_seconds: Option<u64>,
     log_format: Option<LogFormat>,
     password_memory_kib: Option<u32>,
     password_iterations: Option<u32>,
@@ -399,6 +410,8 @@ impl Settings {
             persisted_queries: 1_000,
             max_connections_per_request: 3,
             introspection: Introspection::On,
+            max_import_bytes: 64 * 1024 * 1024,
+            import_timeout_seconds: 600,
             log_format: LogFormat::Text,
             password: PasswordParams::default(),
             tokens: TokenSettings::default(),
@@ -489,6 +502,16 @@ impl Settings {
             s.max_body_bytes = v;
         }
         s.limits = request_limits;
+        if let Some(v) =
+            parse("VERBAND_MAX_IMPORT_BYTES", env("VERBAND_MAX_IMPORT_BYTES"))?.or(file.max_import_bytes)
+        {
+            s.max_import_bytes = v;
+        }
+        if let Some(v) = parse("VERBAND_IMPORT_TIMEOUT_SECONDS", env("VERBAND_IMPORT_TIMEOUT_SECONDS"))?
+            .or(file.import_timeout_seconds)
+        {
+            s.import_timeout_seconds = v.max(1);
+        }
         if let Some(v) =
             parse("VERBAND_PERSISTED_QUERIES", env("VERBAND_PERSISTED_QUERIES"))?.or(file.persisted_queries)
         {
@@ -708,6 +731,9 @@ mod tests {
                 .expect("settings");
         assert_eq!(s.listen.port(), 9000);
         assert_eq!(s.max_body_bytes, 10);
+        let s =
+            from(&[("VERBAND_MAX_IMPORT_BYTES", "1000")], "import_timeout_seconds = 5").expect("settings");
+        assert_eq!((s.max_import_bytes, s.import_timeout_seconds), (1000, 5));
     }
 
     #[test]

@@ -15,6 +15,7 @@ use sea_orm::{
     DbErr, ExecResult, QueryResult, Statement, TransactionOptions, TransactionTrait,
 };
 use std::collections::HashMap;
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
@@ -181,7 +182,14 @@ mod sqlite_budget {
     /// A longer pause between two calls is idle time, not execution.
     const PAUSE: Duration = Duration::from_millis(50);
 
+    tokio::task_local! {
+        /// A longer limit for the current task (`with_statement_budget`).
+        pub(super) static LONGER: Duration;
+    }
+
     pub(super) async fn arm(conn: &mut sqlx::SqliteConnection, limit: Duration) -> Result<(), sqlx::Error> {
+        // Checkouts happen in the task that asks for the connection.
+        let limit = LONGER.try_with(|longer| *longer).unwrap_or(limit);
         let mut budget = Budget::new(limit);
         conn.lock_handle().await?.set_progress_handler(OPS, move || budget.tick(Instant::now()));
         Ok(())
@@ -302,6 +310,18 @@ impl WriteTransaction {
     pub async fn commit(self) -> Result<(), DbErr> {
         self.txn.commit().await
     }
+
+    pub async fn rollback(self) -> Result<(), DbErr> {
+        self.txn.rollback().await
+    }
+}
+
+/// Runs `fut` with a longer statement time limit on SQLite, for work that runs long
+/// by nature in one transaction (a member import): connections it takes from the
+/// pool get `limit` instead of the configured one. PostgreSQL's limit is per
+/// statement, and an import's statements are short: it is left alone there.
+pub async fn with_statement_budget<F: Future>(limit: Duration, fut: F) -> F::Output {
+    sqlite_budget::LONGER.scope(limit, fut).await
 }
 
 #[async_trait::async_trait]

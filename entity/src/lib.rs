@@ -9,6 +9,7 @@ pub mod audit_event;
 pub mod bank_account;
 pub mod counter;
 pub mod enums;
+pub mod import_key;
 pub mod level;
 pub mod member;
 pub mod org_unit;

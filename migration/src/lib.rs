@@ -11,6 +11,7 @@ mod m20261122_000006_workflow;
 mod m20261122_000007_audit;
 mod m20261122_000008_session;
 mod m20261201_120001_pending_sign_in;
+mod m20261201_140001_member_import;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000007_audit::Migration),
             Box::new(m20261122_000008_session::Migration),
             Box::new(m20261201_120001_pending_sign_in::Migration),
+            Box::new(m20261201_140001_member_import::Migration),
         ]
     }
 }

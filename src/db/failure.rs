@@ -116,6 +116,9 @@ pub const UNIQUES: &[&Unique] = &[
     &unique("session_pkey", "session.id", None, RETRY),
     &unique("api_token_token_hash_key", "api_token.token_hash", None, RETRY),
     &unique("pending_sign_in_pkey", "pending_sign_in.state_hash", None, RETRY),
+    // A key claimed by a concurrent import of the same user: it waits on PostgreSQL,
+    // so this is only a race on SQLite's single writer (never in practice).
+    &unique("ux_import_key_user_key", "import_key.user_id, import_key.key_hash", None, RETRY),
     &unique("seaql_migrations_pkey", "seaql_migrations.version", None, RETRY),
 ];
 

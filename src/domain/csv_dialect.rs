@@ -111,12 +111,18 @@ impl Dialect {
         csv::ReaderBuilder::new().delimiter(self.delimiter()).has_headers(true).from_reader(input)
     }
 
-    /// The dialect of a file from its first line: a BOM or a header with `;` and
-    /// no `,` is Excel's.
+    /// The dialect of a file from its first line (the header): the separator it
+    /// uses more, `;` for Excel's; a BOM decides only a header without either (a
+    /// spreadsheet may save `,` with a BOM, or a script `;` without).
     pub fn detect(first_line: &[u8]) -> Self {
         let semicolons = first_line.iter().filter(|b| **b == b';').count();
         let commas = first_line.iter().filter(|b| **b == b',').count();
-        if first_line.starts_with(BOM) || semicolons > commas { Self::Excel } else { Self::Standard }
+        match semicolons.cmp(&commas) {
+            std::cmp::Ordering::Greater => Self::Excel,
+            std::cmp::Ordering::Less => Self::Standard,
+            std::cmp::Ordering::Equal if first_line.starts_with(BOM) => Self::Excel,
+            std::cmp::Ordering::Equal => Self::Standard,
+        }
     }
 }
 
@@ -270,5 +276,8 @@ mod tests {
         let read: Vec<&str> = row.iter().map(undefuse).collect();
         assert_eq!(read, values);
         assert_eq!(Dialect::detect(b"membershipNumber,lastName"), Dialect::Standard);
+        assert_eq!(Dialect::detect(b"\xEF\xBB\xBFmembershipNumber,lastName"), Dialect::Standard);
+        assert_eq!(Dialect::detect(b"Mitgliedsnummer;Nachname"), Dialect::Excel);
+        assert_eq!(Dialect::detect(b"\xEF\xBB\xBFMitgliedsnummer"), Dialect::Excel);
     }
 }

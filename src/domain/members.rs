@@ -265,7 +265,7 @@ fn gender(value: Option<&str>) -> Result<Option<String>, DomainError> {
     validate::optional_text("gender", value, 16)
 }
 
-fn member_json(m: &member::Model) -> serde_json::Value {
+pub(crate) fn member_json(m: &member::Model) -> serde_json::Value {
     json!({
         "membership_number": m.membership_number, "home_unit_id": m.home_unit_id,
         "first_name": m.first_name, "last_name": m.last_name, "birth_date": m.birth_date,
@@ -277,7 +277,10 @@ fn member_json(m: &member::Model) -> serde_json::Value {
 }
 
 /// Only the keys whose values differ: the audit record of an update.
-fn changed(before: &serde_json::Value, after: &serde_json::Value) -> (serde_json::Value, serde_json::Value) {
+pub(crate) fn changed(
+    before: &serde_json::Value,
+    after: &serde_json::Value,
+) -> (serde_json::Value, serde_json::Value) {
     let (mut b, mut a) = (serde_json::Map::new(), serde_json::Map::new());
     if let (Some(before), Some(after)) = (before.as_object(), after.as_object()) {
         for (k, v) in after {
@@ -318,6 +321,37 @@ pub async fn create_member(
         ));
     }
     writable(&unit)?;
+    let (row, number) = validate_new_member(&input, actor)?;
+    let number = match number {
+        Some(n) => {
+            let taken =
+                member::Entity::find().filter(member::Column::MembershipNumber.eq(&n)).count(&txn).await?;
+            if taken > 0 {
+                return Err(DomainError::taken(&failure::MEMBERSHIP_NUMBER));
+            }
+            n
+        }
+        None => free_membership_number(&txn).await?,
+    };
+    let row = insert_member(
+        &txn,
+        actor,
+        member::Model { membership_number: number, home_unit_id: unit.id, ..row },
+        None,
+    )
+    .await?;
+    let visible = find_visible(&txn, actor.grants, row.id).await?;
+    txn.commit().await?;
+    Ok(Written { member: row, visible })
+}
+
+/// The checks of createMember on its input, without the database: the member as it
+/// would be inserted (`id` 0, no membership number yet, `home_unit_id` as given),
+/// and the membership number asked for, if any. Imports check their rows with it.
+pub(crate) fn validate_new_member(
+    input: &NewMember,
+    actor: &Actor<'_>,
+) -> Result<(member::Model, Option<String>), DomainError> {
     let first_name = validate::text("firstName", &input.first_name, 100)?;
     let last_name = validate::text("lastName", &input.last_name, 100)?;
     let birth_date =
@@ -341,53 +375,33 @@ pub async fn create_member(
     }
     let number =
         input.membership_number.as_deref().map(|n| validate::text("membershipNumber", n, 32)).transpose()?;
-
-    let number = match number {
-        Some(n) => {
-            let taken =
-                member::Entity::find().filter(member::Column::MembershipNumber.eq(&n)).count(&txn).await?;
-            if taken > 0 {
-                return Err(DomainError::taken(&failure::MEMBERSHIP_NUMBER));
-            }
-            n
-        }
-        None => free_membership_number(&txn).await?,
+    let row = member::Model {
+        id: 0,
+        membership_number: String::new(),
+        home_unit_id: input.home_unit_id,
+        first_name,
+        last_name,
+        birth_date,
+        gender,
+        email,
+        phone,
+        street,
+        postal_code,
+        city,
+        country,
+        status,
+        joined_on: Some(joined_on),
+        left_on: None,
+        voting_rights: input.voting_rights,
+        tags: json!(tags),
+        retention_until: None,
+        anonymized_at: None,
+        created_by: actor.user_id,
+        updated_by: actor.user_id,
+        created_at: actor.now,
+        updated_at: actor.now,
     };
-    let row = insert_member(
-        &txn,
-        actor,
-        member::Model {
-            id: 0,
-            membership_number: number,
-            home_unit_id: unit.id,
-            first_name,
-            last_name,
-            birth_date,
-            gender,
-            email,
-            phone,
-            street,
-            postal_code,
-            city,
-            country,
-            status,
-            joined_on: Some(joined_on),
-            left_on: None,
-            voting_rights: input.voting_rights,
-            tags: json!(tags),
-            retention_until: None,
-            anonymized_at: None,
-            created_by: actor.user_id,
-            updated_by: actor.user_id,
-            created_at: actor.now,
-            updated_at: actor.now,
-        },
-        None,
-    )
-    .await?;
-    let visible = find_visible(&txn, actor.grants, row.id).await?;
-    txn.commit().await?;
-    Ok(Written { member: row, visible })
+    Ok((row, number))
 }
 
 /// Inserts a validated member (`id` is assigned) with its `member.create` audit
@@ -466,10 +480,42 @@ pub async fn update_member(
         None => None,
     };
     let before = row.member.clone();
-    let mut m = before.clone();
+    let mut m = apply_changes(&before, &changes, actor.today)?;
     if let Some(unit) = &destination {
         m.home_unit_id = unit.id;
     }
+    let (b, a) = changed(&member_json(&before), &member_json(&m));
+    if a.as_object().is_some_and(|o| o.is_empty()) {
+        return Ok(Updated { member: before, users_changed: Vec::new(), visible: Some(row) });
+    }
+    m.updated_by = actor.user_id;
+    m.updated_at = actor.now;
+    let status_changed = m.status != before.status;
+    let updated = m.into_active_model().reset_all().update(&txn).await?;
+    audit::record(&txn, actor.now, actor.audit("member.update", "member", member_id, Some(b), Some(a)))
+        .await?;
+    let visible = find_visible(&txn, actor.grants, member_id).await?;
+    let users_changed = if status_changed {
+        let users = user::Entity::find().filter(user::Column::MemberId.eq(member_id)).all(&txn).await?;
+        let ids: Vec<i64> = users.into_iter().map(|u| u.id).collect();
+        notify::announce_users(&txn, &ids).await?;
+        ids
+    } else {
+        Vec::new()
+    };
+    txn.commit().await?;
+    Ok(Updated { member: updated, users_changed, visible })
+}
+
+/// The checks of updateMember on its changes, without the database: `before` with
+/// the changes applied (the home unit is the caller's: it needs the destination's
+/// rules). Imports check their rows with it.
+pub(crate) fn apply_changes(
+    before: &member::Model,
+    changes: &MemberChanges,
+    today: NaiveDate,
+) -> Result<member::Model, DomainError> {
+    let mut m = before.clone();
     if let Some(v) = &changes.first_name {
         m.first_name = validate::text("firstName", v, 100)?;
     }
@@ -477,7 +523,7 @@ pub async fn update_member(
         m.last_name = validate::text("lastName", v, 100)?;
     }
     if let Some(v) = changes.birth_date {
-        m.birth_date = v.map(|d| validate::birth_date("birthDate", d, actor.today)).transpose()?;
+        m.birth_date = v.map(|d| validate::birth_date("birthDate", d, today)).transpose()?;
     }
     if let Some(v) = &changes.gender {
         m.gender = gender(v.as_deref())?;
@@ -517,7 +563,7 @@ pub async fn update_member(
         && let Some(joined) = m.joined_on
     {
         let field = if changes.joined_on.is_some() { "joinedOn" } else { "birthDate" };
-        validate::joined_on(field, joined, m.birth_date, actor.today)?;
+        validate::joined_on(field, joined, m.birth_date, today)?;
     }
     if let Some(v) = changes.voting_rights {
         m.voting_rights = v;
@@ -525,27 +571,7 @@ pub async fn update_member(
     if let Some(v) = &changes.tags {
         m.tags = json!(tags("tags", v)?);
     }
-    let (b, a) = changed(&member_json(&before), &member_json(&m));
-    if a.as_object().is_some_and(|o| o.is_empty()) {
-        return Ok(Updated { member: before, users_changed: Vec::new(), visible: Some(row) });
-    }
-    m.updated_by = actor.user_id;
-    m.updated_at = actor.now;
-    let status_changed = m.status != before.status;
-    let updated = m.into_active_model().reset_all().update(&txn).await?;
-    audit::record(&txn, actor.now, actor.audit("member.update", "member", member_id, Some(b), Some(a)))
-        .await?;
-    let visible = find_visible(&txn, actor.grants, member_id).await?;
-    let users_changed = if status_changed {
-        let users = user::Entity::find().filter(user::Column::MemberId.eq(member_id)).all(&txn).await?;
-        let ids: Vec<i64> = users.into_iter().map(|u| u.id).collect();
-        notify::announce_users(&txn, &ids).await?;
-        ids
-    } else {
-        Vec::new()
-    };
-    txn.commit().await?;
-    Ok(Updated { member: updated, users_changed, visible })
+    Ok(m)
 }
 
 /// The member a bank or payment write is about, locked for the write transaction
@@ -574,6 +600,17 @@ pub struct BankAccountInput {
     pub account_holder: String,
 }
 
+/// The checks of setBankAccount on its input: IBAN (check digits, electronic
+/// format), BIC, account holder. Imports check their bank columns with it.
+pub(crate) fn validate_bank_account(
+    input: &BankAccountInput,
+) -> Result<(String, Option<String>, String), DomainError> {
+    let iban = validate::iban("iban", &input.iban)?;
+    let bic = validate::bic("bic", input.bic.as_deref())?;
+    let holder = validate::text("accountHolder", &input.account_holder, 140)?;
+    Ok((iban, bic, holder))
+}
+
 /// setBankAccount: bank.write on the member (R13); the IBAN's checksum is verified.
 pub async fn set_bank_account(
     db: &DatabaseConnection,
@@ -583,9 +620,7 @@ pub async fn set_bank_account(
 ) -> Result<bank_account::Model, DomainError> {
     let txn = write_transaction(db).await?;
     let row = member_for(&txn, actor, member_id, Permission::BankWrite).await?;
-    let iban = validate::iban("iban", &input.iban)?;
-    let bic = validate::bic("bic", input.bic.as_deref())?;
-    let holder = validate::text("accountHolder", &input.account_holder, 140)?;
+    let (iban, bic, holder) = validate_bank_account(&input)?;
     let existing = bank_account::Entity::find_by_id(row.member.id).one(&txn).await?;
     let before = existing.as_ref().map(|b| json!({ "iban": validate::mask_iban(&b.iban) }));
     let saved = match existing {

@@ -8,6 +8,7 @@ pub mod catalogue;
 pub mod catalogue_admin;
 pub mod csv_dialect;
 pub mod error;
+pub mod imports;
 pub mod lifecycle;
 pub mod members;
 pub mod org_units;

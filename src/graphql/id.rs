@@ -63,6 +63,11 @@ pub fn decode(id: &ID, kind: Kind, field: &str) -> async_graphql::Result<i64> {
     }
 }
 
+/// A unit's id given as text (an import's `homeUnit`), or None if it is none.
+pub fn org_unit_id(text: &str) -> Option<i64> {
+    decode(&ID(text.trim().to_owned()), Kind::OrgUnit, "homeUnit").ok()
+}
+
 pub fn cursor(id: i64) -> String {
     B64.encode(format!("c:{id}"))
 }
@@ -86,6 +91,8 @@ mod tests {
         assert!(decode(&ID(B64.encode("Member:1")), Kind::OrgUnit, "id").is_err());
         assert!(decode(&ID(B64.encode("Spaceship:1")), Kind::OrgUnit, "id").is_err());
         assert_eq!(decode_cursor(&cursor(7), "after").ok(), Some(7));
+        assert_eq!(org_unit_id(encode(Kind::OrgUnit, 9).as_str()), Some(9));
+        assert_eq!(org_unit_id("Stamm Isar"), None);
         assert!(decode_cursor("x", "after").is_err());
     }
 }

@@ -8,6 +8,7 @@ pub mod connection;
 pub mod cost;
 pub mod error;
 pub mod id;
+pub mod import;
 pub mod inputs;
 pub mod loaders;
 pub mod member;
@@ -223,6 +224,7 @@ pub struct Query(
 pub struct Mutation(
     viewer::AuthMutation,
     member::MemberMutation,
+    import::ImportMutation,
     org_unit::OrgUnitMutation,
     assignment::AssignmentMutation,
     user::UserMutation,

@@ -47,7 +47,7 @@ pub const BANK_EXPORT: &str = "bank.export";
 
 const CSV: HeaderValue = HeaderValue::from_static("text/csv; charset=utf-8");
 
-fn error_response(refusal: Refusal) -> Response {
+pub(super) fn error_response(refusal: Refusal) -> Response {
     let body = json!({ "error": refusal.message, "code": refusal.code });
     let mut response = (refusal.status, axum::Json(body)).into_response();
     if refusal.status == StatusCode::UNAUTHORIZED {
@@ -56,11 +56,11 @@ fn error_response(refusal: Refusal) -> Response {
     response
 }
 
-fn bad_input(parameter: &str, message: &str) -> Refusal {
+pub(super) fn bad_input(parameter: &str, message: &str) -> Refusal {
     Refusal::new(StatusCode::BAD_REQUEST, format!("{parameter}: {message}"), "BAD_USER_INPUT")
 }
 
-fn from_domain(e: DomainError) -> Refusal {
+pub(super) fn from_domain(e: DomainError) -> Refusal {
     match e {
         DomainError::BadInput { field, message } => bad_input(field, &message),
         DomainError::NotFound => Refusal::new(StatusCode::NOT_FOUND, "no such unit", "NOT_FOUND"),
@@ -84,10 +84,10 @@ fn from_domain(e: DomainError) -> Refusal {
 
 /// The query parameters, each at most once; unknown ones are refused so that a
 /// typo (`column=`) does not silently export the defaults.
-struct Params(HashMap<String, String>);
+pub(super) struct Params(HashMap<String, String>);
 
 impl Params {
-    fn parse(uri: &Uri, known: &[&str]) -> Result<Self, Refusal> {
+    pub(super) fn parse(uri: &Uri, known: &[&str]) -> Result<Self, Refusal> {
         let Query(pairs) = Query::<Vec<(String, String)>>::try_from_uri(uri)
             .map_err(|_| Refusal::new(StatusCode::BAD_REQUEST, "malformed query string", "BAD_USER_INPUT"))?;
         let mut map = HashMap::new();
@@ -103,7 +103,7 @@ impl Params {
         Ok(Self(map))
     }
 
-    fn get(&self, key: &str) -> Option<&str> {
+    pub(super) fn get(&self, key: &str) -> Option<&str> {
         self.0.get(key).map(String::as_str).filter(|v| !v.trim().is_empty())
     }
 
@@ -135,7 +135,7 @@ impl Params {
         }
     }
 
-    fn flag(&self, key: &str, default: bool) -> Result<bool, Refusal> {
+    pub(super) fn flag(&self, key: &str, default: bool) -> Result<bool, Refusal> {
         match self.get(key).map(|v| v.trim().to_ascii_lowercase()) {
             None => Ok(default),
             Some(v) if v == "true" || v == "1" => Ok(true),
@@ -147,7 +147,10 @@ impl Params {
 
 /// A signed-in caller: anonymous callers never see members, so both endpoints
 /// answer them 401 like bad credentials.
-async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<(Arc<Grants>, NaiveDate), Refusal> {
+pub(super) async fn signed_in(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<(Arc<Grants>, NaiveDate), Refusal> {
     let who = identify(state, headers).await?;
     if who.grants.user_id().is_none() {
         return Err(Refusal::unauthenticated("authentication required"));

@@ -1,11 +1,12 @@
-//! The HTTP surface: GraphQL (POST and GET), GraphiQL (from the binary), CSV reports and exports,
-//! health, readiness, metrics.
+//! The HTTP surface: GraphQL (POST and GET), GraphiQL (from the binary), CSV reports,
+//! exports and imports, health, readiness, metrics.
 pub mod auth;
 pub mod client;
 pub mod exports;
 pub mod graphiql;
 pub mod graphql;
 pub mod health;
+pub mod imports;
 pub mod metrics;
 pub mod persisted;
 
@@ -18,7 +19,7 @@ use axum::Router;
 use axum::http::HeaderName;
 use axum::http::header::{ACCEPT, AUTHORIZATION, CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::http::{HeaderValue, Method};
-use axum::routing::get;
+use axum::routing::{get, post};
 use sea_orm::DatabaseConnection;
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,9 +47,14 @@ pub fn cors(origins: &[String]) -> Option<CorsLayer> {
         CorsLayer::new()
             .allow_origin(AllowOrigin::list(origins))
             .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
-            .allow_headers([CONTENT_TYPE, AUTHORIZATION, ACCEPT, REQUEST_ID])
+            .allow_headers([CONTENT_TYPE, AUTHORIZATION, ACCEPT, REQUEST_ID, imports::IDEMPOTENCY_KEY])
             // What a front end may read of a response besides the simple headers.
-            .expose_headers([REQUEST_ID, exports::OMITTED_COLUMNS, CONTENT_DISPOSITION])
+            .expose_headers([
+                REQUEST_ID,
+                exports::OMITTED_COLUMNS,
+                CONTENT_DISPOSITION,
+                imports::IDEMPOTENT_REPLAYED,
+            ])
             .allow_credentials(false)
             .max_age(CORS_MAX_AGE),
     )
@@ -68,10 +74,25 @@ pub struct AppState {
     pub policy: Arc<graphql::Policy>,
     /// Automatic persisted queries: hash → query text.
     pub persisted: Arc<persisted::PersistedQueries>,
+    /// Largest file `POST /imports/members.csv` takes.
+    pub max_import_bytes: usize,
+    /// How long an import may run (its transaction included).
+    pub import_timeout: Duration,
 }
 
 pub fn router(state: AppState, settings: &Settings) -> Router {
     let metrics = state.metrics.clone();
+    // Imports stream files far larger than any API request, for longer: their own
+    // body limit (counted while the body streams, `imports::forward`) and timeout,
+    // so they are routed around the API's. A timeout rolls the import back.
+    let imports = Router::new()
+        .route("/imports/members.csv", post(imports::members_csv))
+        .with_state(state.clone())
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(settings.import_timeout_seconds),
+        ))
+        .layer(CatchPanicLayer::new());
     // Layers listed innermost first. Router::layer wraps each route (and the
     // fallback) after matching, so `observe` sees the matched route.
     let router = Router::new()
@@ -101,7 +122,9 @@ pub fn router(state: AppState, settings: &Settings) -> Router {
         // The same limit for body extractors (axum's own default is 2 MB).
         .layer(axum::extract::DefaultBodyLimit::max(settings.max_body_bytes))
         // Inside `observe`, so that a panic is still counted and logged as a 500.
-        .layer(CatchPanicLayer::new());
+        .layer(CatchPanicLayer::new())
+        // After the layers above, which therefore do not apply to it.
+        .merge(imports);
     // Outside the limits, so that their refusals (413, 408, 500) carry the CORS
     // headers and a front end can read them; preflights are answered here, before
     // the method routing would refuse OPTIONS with 405.

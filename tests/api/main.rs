@@ -12,6 +12,7 @@ mod foundation;
 mod hostile;
 mod http;
 mod idp;
+mod imports;
 mod instances;
 mod members;
 mod oidc;
