@@ -1,4 +1,4 @@
-//! Admissions (Aufnahmeanträge, DESIGN.md section 6): anyone applies to a unit they
+//! Admissions (Aufnahmeanträge, docs/workflows.md): anyone applies to a unit they
 //! can see; admission.approve at the unit approves, and for an applicant of 18 or
 //! older admission.approve_adult as well; approval creates the member with the next
 //! membership number in the same transaction.

@@ -1,4 +1,4 @@
-//! The default catalogue of DESIGN.md section 3: levels, permission groups (their
+//! The default catalogue (docs/catalogue.md): levels, permission groups (their
 //! permissions come from `policies/policy.csv`), activities with allowed groups.
 use crate::authz::Permission;
 use crate::domain::DomainError;

@@ -1,4 +1,4 @@
-//! Leaving and retention (DESIGN.md section 6): ending a membership keeps the record
+//! Leaving and retention (docs/workflows.md): ending a membership keeps the record
 //! for the tax retention period (end of the tenth calendar year after leaving); after
 //! it, anonymizing blanks personal and bank data but keeps the membership's dates and
 //! the payments' amounts, so counts and sums stay right.

@@ -1,4 +1,4 @@
-//! Transfers between units (DESIGN.md section 6), instead of the "move pool" of
+//! Transfers between units (docs/workflows.md), instead of the "move pool" of
 //! older systems: member.write at the source requests, member.write at the
 //! destination accepts or rejects (and reads the member meanwhile, R15), the source
 //! may cancel; the move itself is one transaction with its audit records.

@@ -1,4 +1,4 @@
-//! Workflows (DESIGN.md section 6): admissions (Aufnahmeanträge) and transfers
+//! Workflows (docs/workflows.md): admissions (Aufnahmeanträge) and transfers
 //! between units. The rules live in `domain::admissions` and `domain::transfers`;
 //! this module converts and lists. An admission or transfer the caller may not see
 //! is absent: not listed, not counted, null on lookup, NOT_FOUND for mutations.

@@ -1,5 +1,5 @@
 //! User administration and the catalogue over HTTP, as the demo personas. The
-//! expectations come from DESIGN.md section 4 and the personas' documented rights.
+//! expectations come from the rules (docs/authorization.md) and the personas' documented rights.
 use crate::common::{TestServer, error_code, error_field, gid, members_without_login, unit};
 use entity::{audit_event, member, permission_group, permission_group_permission, user, user_system_group};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};

@@ -1,6 +1,6 @@
 //! Offices (Tätigkeitszuordnungen) over HTTP as the demo personas: giving, changing
-//! and ending them under R5, R8–R10, R14 and R16. Expectations come from DESIGN.md
-//! and the documented personas; the demo day is 2026-03-15.
+//! and ending them under R5, R8–R10, R14 and R16. Expectations come from the rules
+//! (docs/authorization.md) and the documented personas; the demo day is 2026-03-15.
 use crate::common::{TestServer, error_code, error_field, gid, raw_id, today};
 use entity::{activity, assignment, audit_event, member, org_unit, permission_group};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter};

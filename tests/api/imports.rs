@@ -1,8 +1,8 @@
 //! Member imports over HTTP (`POST /imports/members.csv`) and GraphQL
 //! (`importMembers`) as the demo personas: all or nothing, dry runs, matching by
 //! number and by name and birth date, R11 and R13 per row, exports read back in
-//! both dialects, Idempotency-Key. Expectations come from DESIGN.md (section 6,
-//! R11, R13) and the documented personas; the demo day is 2026-03-15.
+//! both dialects, Idempotency-Key. Expectations come from docs/workflows.md
+//! (imports), R11 and R13 and the documented personas; the demo day is 2026-03-15.
 use crate::common::{TestServer, error_code, gid, members_without_login, unit};
 use entity::{audit_event, bank_account, member};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter};

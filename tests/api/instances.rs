@@ -1,5 +1,5 @@
-//! Several instances behind a load balancer share one database (DESIGN.md section
-//! 8): a right revoked through one instance stops working on every other within a
+//! Several instances behind a load balancer share one database (docs/operations.md,
+//! "Several instances"): a right revoked through one instance stops working on every other within a
 //! second, and a browser sign-in started on one completes on another. The
 //! revocation tests need PostgreSQL (LISTEN/NOTIFY); on SQLite there is one
 //! process, and they are skipped.

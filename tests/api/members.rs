@@ -1,15 +1,15 @@
 //! Members over HTTP as each demo persona: which rows exist for whom (R11), which
 //! fields are masked (R12) and listed in `extensions.redacted`, the own record
 //! (R17), pending transfers (R15), and the side doors (R16): search, totalCount,
-//! node(id), relations. Expectations come from the rules and the groups of DESIGN.md
-//! section 3, not from recorded output.
+//! node(id), relations. Expectations come from the rules and the groups of the default
+//! catalogue (docs/catalogue.md), not from recorded output.
 use crate::common::{TestServer, error_code, error_field, gid, raw_id};
 use entity::*;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, Set};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-/// Every field of `Member` (DESIGN.md section 5) except `accessibleBy` (tested on
+/// Every field of `Member` (schema.graphql) except `accessibleBy` (tested on
 /// its own: it answers a different question).
 const ALL_FIELDS: &str = "id membershipNumber firstName lastName status birthDate gender email phone
   address { street postalCode city country } joinedOn leftOn votingRights tags retentionUntil
@@ -23,7 +23,7 @@ fn members_page() -> String {
     )
 }
 
-/// What a persona holds, from the README's persona table and DESIGN.md section 3:
+/// What a persona holds, from the README's persona table and docs/catalogue.md:
 /// the units whose subtrees they read (member.read), and whether their groups
 /// include bank.read and payment.read there.
 struct Holds {

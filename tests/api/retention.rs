@@ -1,4 +1,4 @@
-//! Leaving and retention over HTTP (DESIGN.md section 6): ending a membership keeps
+//! Leaving and retention over HTTP (docs/workflows.md): ending a membership keeps
 //! the record until the end of the tenth calendar year after leaving and ends the
 //! login; anonymizing (member.delete) is refused before that with the date, and after
 //! it blanks personal and bank data while counts and payment sums stay. The lifecycle

@@ -1,4 +1,4 @@
-//! DESIGN.md section 4, rule by rule, on the demo federation in the real database.
+//! The rules of docs/authorization.md, rule by rule, on the demo federation in the real database.
 //! Expectations come from the rules and the documented personas, not from output.
 use crate::common::{TestDb, gid, today};
 use chrono::NaiveDate;

@@ -1,7 +1,7 @@
 //! The edges of the rules, tried as each kind of user would: the audit trail and
 //! explanations under R18, the catalogue and global tree groups under R10, writes
-//! at HIDDEN units (R13 before R14), R15 with R12. Expectations come from DESIGN.md
-//! section 4; the worlds are the demo with a few offices added in the database.
+//! at HIDDEN units (R13 before R14), R15 with R12. Expectations come from the rules
+//! (docs/authorization.md); the worlds are the demo with a few offices added in the database.
 use crate::common::{
     TestDb, TestServer, error_code, error_field, gid, hasher, members_without_login, today, unit,
 };

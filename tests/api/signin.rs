@@ -1,5 +1,5 @@
 //! Local sign-in over HTTP: login, bearer tokens, lockout, logout, setPassword, and
-//! who may not sign in (DESIGN.md sections 6 and 7).
+//! who may not sign in (docs/workflows.md, README "Signing in").
 use crate::common::{TestDb, TestServer, error_code, error_field};
 use entity::{MemberStatus, Visibility, member, org_unit, user};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};

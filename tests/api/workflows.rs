@@ -1,6 +1,6 @@
-//! Admissions and transfers (DESIGN.md section 6) over HTTP as the demo personas,
+//! Admissions and transfers (docs/workflows.md) over HTTP as the demo personas,
 //! on the fixed day 2026-03-15. Expectations come from the rules and the groups of
-//! DESIGN.md section 3: mv.hessen holds admission.approve and member.write in Hessen
+//! docs/catalogue.md: mv.hessen holds admission.approve and member.write in Hessen
 //! but not admission.approve_adult; lv.niedersachsen holds admission.approve_adult
 //! but neither admission.approve nor member.write; lsm.bayern reads Bayern without
 //! member.write; admin holds everything everywhere.
