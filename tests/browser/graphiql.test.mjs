@@ -246,3 +246,36 @@ test('a front end on a configured origin calls the API across origins; another o
   await refused.context.close();
   assert.deepEqual(refused.seen.offsite, []);
 });
+
+test('a front end on another origin uses automatic persisted queries: a hash, the miss, the text once, then GET by hash', async () => {
+  const bearer = await token('lsm.bayern');
+  const { page, context, seen } = await watchedPage();
+  await page.goto(`${frontEnds[0].origin}/`);
+  const steps = await page.evaluate(
+    async ([api, t, query]) => {
+      // What Apollo Client's persisted-query link does, with the browser's own SHA-256.
+      const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(query));
+      const sha256Hash = [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
+      const extensions = { persistedQuery: { version: 1, sha256Hash } };
+      const headers = { 'content-type': 'application/json', authorization: `Bearer ${t}` };
+      const post = async (body) => {
+        const res = await fetch(`${api}/graphql`, { method: 'POST', headers, body: JSON.stringify(body) });
+        return { status: res.status, body: await res.json() };
+      };
+      const miss = await post({ extensions });
+      const registered = await post({ query, extensions });
+      const url = `${api}/graphql?extensions=${encodeURIComponent(JSON.stringify(extensions))}`;
+      const res = await fetch(url, { headers: { authorization: `Bearer ${t}` } });
+      const byHash = { status: res.status, body: await res.json() };
+      return { miss, registered, byHash };
+    },
+    [base, bearer, '{ viewer { username } }'],
+  );
+  await context.close();
+  assert.equal(steps.miss.body.errors?.[0]?.message, 'PersistedQueryNotFound', JSON.stringify(steps.miss));
+  assert.equal(steps.miss.body.errors[0].extensions.code, 'PERSISTED_QUERY_NOT_FOUND');
+  assert.equal(steps.registered.body.data?.viewer?.username, 'lsm.bayern', JSON.stringify(steps.registered));
+  assert.equal(steps.byHash.status, 200, JSON.stringify(steps.byHash));
+  assert.equal(steps.byHash.body.data?.viewer?.username, 'lsm.bayern', JSON.stringify(steps.byHash));
+  assert.deepEqual(seen.offsite, []);
+});
