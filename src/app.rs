@@ -89,18 +89,21 @@ impl App {
             &settings.tokens.audience,
             settings.tokens.ttl_seconds,
         )?;
-        let auth = Arc::new(Authenticator::new(
-            db.clone(),
-            PasswordHasher::new(settings.password)?,
-            tokens,
-            OidcVerifier::new(&settings.oidc, settings.oidc_min_refresh),
-            settings.login_max_failures,
-            settings.login_lockout_seconds,
-            crate::auth::throttle::Limit {
-                max_failures: settings.login_address_max_failures,
-                window: Duration::from_secs(settings.login_address_window_seconds),
-            },
-        )?);
+        let auth = Arc::new(
+            Authenticator::new(
+                db.clone(),
+                PasswordHasher::new(settings.password)?,
+                tokens,
+                OidcVerifier::new(&settings.oidc, settings.oidc_min_refresh),
+                settings.login_max_failures,
+                settings.login_lockout_seconds,
+                crate::auth::throttle::Limit {
+                    max_failures: settings.login_address_max_failures,
+                    window: Duration::from_secs(settings.login_address_window_seconds),
+                },
+            )?
+            .with_known_sessions(authz.sessions()),
+        );
         let schema = graphql::schema_builder(&settings)
             .data(db.clone())
             .data(authz.clone())

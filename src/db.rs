@@ -54,8 +54,11 @@ async fn open(settings: &Settings, statement_timeout: Option<Duration>) -> Resul
         .connect_timeout(settings.db_acquire_timeout)
         .acquire_timeout(settings.db_acquire_timeout)
         // A connection that died with a database restart is noticed on checkout
-        // and replaced, instead of failing the request that got it.
-        .test_before_acquire(true)
+        // and replaced, instead of failing the request that got it. One that was
+        // in use a moment ago needs no round trip: a restart takes longer than
+        // that, and under load a dead connection fails its statement once and is
+        // dropped.
+        .test_before_acquire_if_idle_for(PING_WHEN_IDLE_FOR)
         .sqlx_logging(false)
         .set_application_name("verband");
     // Waiting for SQLite's write lock is bounded like a statement; without a
@@ -83,6 +86,12 @@ async fn open(settings: &Settings, statement_timeout: Option<Duration>) -> Resul
             })
         });
     }
+    if local_without_tls_preference(&settings.database_url) {
+        // TLS to a server on this machine protects nothing (the traffic never
+        // leaves it) and costs CPU on both ends of every statement; asking for it
+        // in the URL (`sslmode=…`) or with PGSSLMODE keeps it.
+        opts.map_sqlx_postgres_opts(|o| o.ssl_mode(sqlx::postgres::PgSslMode::Disable));
+    }
     let db = Database::connect(opts).await?;
     if let Some(file) = &sqlite_file {
         register_writers(file, busy_timeout);
@@ -91,6 +100,28 @@ async fn open(settings: &Settings, statement_timeout: Option<Duration>) -> Resul
         tighten_permissions(file);
     }
     Ok(db)
+}
+
+/// A pooled connection idle at least this long is pinged before it is handed out.
+const PING_WHEN_IDLE_FOR: Duration = Duration::from_millis(500);
+
+/// A PostgreSQL URL for a server on the loopback interface or a Unix socket, with
+/// no TLS mode asked for (in the URL or by PGSSLMODE).
+fn local_without_tls_preference(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("postgres://").or_else(|| url.strip_prefix("postgresql://")) else {
+        return false;
+    };
+    if url.to_ascii_lowercase().contains("sslmode=") || std::env::var_os("PGSSLMODE").is_some() {
+        return false;
+    }
+    let authority = rest.split(['/', '?']).next().unwrap_or_default();
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match host_port.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host_port.split(':').next().unwrap_or_default(),
+    };
+    // An empty host means a Unix socket (`host=` in the query, or the default).
+    host.is_empty() || host == "localhost" || host == "::1" || host.starts_with("127.")
 }
 
 /// The file of a SQLite URL, None for an in-memory database.
@@ -401,5 +432,23 @@ pub mod statements {
             Some(counter) => tokio::spawn(COUNTER.scope(counter, fut)),
             None => tokio::spawn(fut),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::local_without_tls_preference as local;
+
+    #[test]
+    fn tls_is_left_out_only_for_local_servers_that_did_not_ask_for_it() {
+        assert!(local("postgres://postgres@127.0.0.1:5432/verband"));
+        assert!(local("postgresql://u:p@localhost/verband"));
+        assert!(local("postgres://[::1]:5432/verband"));
+        assert!(local("postgres:///verband?host=/run/postgresql"));
+        assert!(!local("postgres://db.example.org/verband"));
+        assert!(!local("postgres://10.0.0.5:5432/verband"));
+        assert!(!local("postgres://127.0.0.1/verband?sslmode=require"));
+        assert!(!local("postgres://user@localhost.example.org/verband"));
+        assert!(!local("sqlite://data/verband.db"));
     }
 }

@@ -12,6 +12,7 @@ mod m20261122_000007_audit;
 mod m20261122_000008_session;
 mod m20261201_120001_pending_sign_in;
 mod m20261201_140001_member_import;
+mod m20261208_010001_unit_scope;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000008_session::Migration),
             Box::new(m20261201_120001_pending_sign_in::Migration),
             Box::new(m20261201_140001_member_import::Migration),
+            Box::new(m20261208_010001_unit_scope::Migration),
         ]
     }
 }

@@ -3,6 +3,7 @@ pub mod api_tokens;
 pub mod browser;
 pub mod oidc;
 pub mod password;
+pub mod sessions;
 pub mod signin;
 pub mod throttle;
 pub mod tokens;

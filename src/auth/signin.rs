@@ -5,7 +5,9 @@
 //! user or a member leaving take effect at once.
 use super::oidc::{OidcError, OidcVerifier, external_subject};
 use super::password::PasswordHasher;
+use super::sessions::KnownSessions;
 use super::tokens::TokenService;
+use crate::authz::notify::{self, Change};
 use crate::authz::{Grants, Permission};
 use crate::domain::audit::{self, AuditRecord};
 use chrono::{DateTime, Utc};
@@ -79,6 +81,8 @@ pub struct Authenticator {
     throttle: super::throttle::SignInThrottle,
     /// Verified against when the username is unknown, so both cases take as long.
     dummy_hash: Arc<String>,
+    /// Sessions checked a moment ago: a known token costs no statement.
+    sessions: Arc<KnownSessions>,
 }
 
 /// Members who left or are inactive, and disabled users, cannot sign in.
@@ -119,7 +123,14 @@ impl Authenticator {
                 address_limit,
             ),
             dummy_hash,
+            sessions: Arc::new(KnownSessions::off()),
         })
+    }
+
+    /// Shares `sessions` with the cache that is told of changes (`Authz::sessions`).
+    pub fn with_known_sessions(mut self, sessions: Arc<KnownSessions>) -> Self {
+        self.sessions = sessions;
+        self
     }
 
     pub fn hasher(&self) -> &PasswordHasher {
@@ -292,29 +303,40 @@ impl Authenticator {
     async fn authenticate_own(&self, token: &str, now: DateTime<Utc>) -> Result<Authenticated, AuthError> {
         let claims = self.tokens.verify(token).map_err(|_| AuthError::InvalidToken)?;
         let user_id = claims.user_id().ok_or(AuthError::InvalidToken)?;
-        let session = session::Entity::find_by_id(claims.jti.clone()).one(&self.db).await?;
-        let open = session
-            .as_ref()
-            .is_some_and(|s| s.user_id == user_id && s.revoked_at.is_none() && s.expires_at > now);
-        if !open {
-            return Err(AuthError::InvalidToken);
+        if self.sessions.lookup(&claims.jti, user_id, now) {
+            return Ok(Authenticated { user_id, session_id: Some(claims.jti) });
         }
+        let ticket = self.sessions.ticket();
+        let session = session::Entity::find_by_id(claims.jti.clone()).one(&self.db).await?;
+        let Some(session) =
+            session.filter(|s| s.user_id == user_id && s.revoked_at.is_none() && s.expires_at > now)
+        else {
+            return Err(AuthError::InvalidToken);
+        };
         let Some(user) = user::Entity::find_by_id(user_id).one(&self.db).await? else {
             return Err(AuthError::InvalidToken);
         };
         if !self.may_sign_in(&user).await? {
             return Err(AuthError::InvalidToken);
         }
+        self.sessions.remember(ticket, &claims.jti, user_id, session.expires_at);
         Ok(Authenticated { user_id, session_id: Some(claims.jti) })
     }
 
-    pub async fn logout(&self, session_id: &str, now: DateTime<Utc>) -> Result<(), AuthError> {
+    /// Ends the session `session_id` of `user_id`, here at once and on every other
+    /// instance when the change commits (they drop the user's known sessions).
+    pub async fn logout(&self, user_id: i64, session_id: &str, now: DateTime<Utc>) -> Result<(), AuthError> {
+        let txn = crate::db::write_transaction(&self.db).await?;
         session::Entity::update_many()
             .col_expr(session::Column::RevokedAt, Expr::value(now))
             .filter(session::Column::Id.eq(session_id))
+            .filter(session::Column::UserId.eq(user_id))
             .filter(session::Column::RevokedAt.is_null())
-            .exec(&self.db)
+            .exec(&txn)
             .await?;
+        notify::announce(&txn, Change::User(user_id)).await?;
+        txn.commit().await?;
+        self.sessions.forget(session_id);
         Ok(())
     }
 
@@ -438,7 +460,10 @@ impl Authenticator {
             },
         )
         .await?;
+        // The other sessions end on every instance.
+        notify::announce(&txn, Change::User(target_user_id)).await?;
         txn.commit().await?;
+        self.sessions.forget_user(target_user_id);
         Ok(())
     }
 }

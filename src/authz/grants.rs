@@ -164,6 +164,16 @@ impl Grants {
     /// SQL: the unit whose id is in `unit_id` lies where `permission` holds.
     /// One condition, usable in any list, count, filter or export.
     pub fn unit_condition(&self, permission: Permission, unit_id: impl ColumnTrait) -> Condition {
+        self.unit_condition_by(permission, unit_id, Below::UnitSet)
+    }
+
+    /// `unit_condition`, finding the units below a granted unit as `below` says.
+    pub fn unit_condition_by(
+        &self,
+        permission: Permission,
+        unit_id: impl ColumnTrait,
+        below: Below,
+    ) -> Condition {
         if permission.kind() == GroupKind::System {
             return bool_condition(self.system.contains(permission));
         }
@@ -184,15 +194,36 @@ impl Grants {
             }
         }
         if any_range {
-            let below =
-                Query::select().column(org_unit::Column::Id).from(org_unit::Entity).cond_where(ranges).take();
-            cond = cond.add(unit_id.in_subquery(below));
+            cond = match below {
+                Below::UnitSet => {
+                    let ids = Query::select()
+                        .column(org_unit::Column::Id)
+                        .from(org_unit::Entity)
+                        .cond_where(ranges)
+                        .take();
+                    cond.add(unit_id.in_subquery(ids))
+                }
+                // `strictly_below` names `org_unit.path`: here the joined unit's.
+                Below::JoinedUnitPath => cond.add(ranges),
+            };
         }
         if cond.is_empty() {
             return bool_condition(false);
         }
         cond
     }
+}
+
+/// How a condition finds the units strictly below a granted unit (R3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Below {
+    /// As the set of their ids, by one index range on the path: what lists need,
+    /// built once per statement and probed per row.
+    UnitSet,
+    /// On the path of the unit the statement joins already as `org_unit` (a
+    /// member's home unit): O(depth) per row and nothing to build, for lookups of
+    /// a few rows by key.
+    JoinedUnitPath,
 }
 
 fn bool_condition(value: bool) -> Condition {

@@ -1,7 +1,7 @@
 //! Rows and fields of members: R11 (row visibility), R12 (field visibility), R15
 //! (pending transfers), R17 (own record), as a per-row check and as one SQL
 //! condition that agree (R16).
-use super::grants::Grants;
+use super::grants::{Below, Grants};
 use super::permission::{PermSet, Permission};
 use entity::{TransferStatus, member, transfer};
 use sea_orm::sea_query::Query;
@@ -74,8 +74,17 @@ pub fn member_access(
 /// R11 + R15 + R17 as one SQL condition on `member`: for every list, count, search
 /// and export.
 pub fn visible_members(grants: &Grants) -> Condition {
-    let mut cond =
-        Condition::any().add(grants.unit_condition(Permission::MemberRead, member::Column::HomeUnitId));
+    visible_members_by(grants, Below::UnitSet)
+}
+
+/// `visible_members`, finding the units below a granted unit as `below` says
+/// (`Below::JoinedUnitPath` needs the member's home unit joined as `org_unit`).
+pub fn visible_members_by(grants: &Grants, below: Below) -> Condition {
+    let mut cond = Condition::any().add(grants.unit_condition_by(
+        Permission::MemberRead,
+        member::Column::HomeUnitId,
+        below,
+    ));
     if let Some(own) = grants.self_member_id()
         && grants.self_permissions().contains(Permission::MemberRead)
     {

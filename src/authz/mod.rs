@@ -17,6 +17,6 @@ mod property_tests;
 pub mod service;
 pub mod units;
 
-pub use grants::Grants;
+pub use grants::{Below, Grants};
 pub use permission::{PermSet, Permission};
 pub use service::{Authz, Invalidate};

@@ -7,6 +7,7 @@ use super::catalogue::Catalogue;
 use super::effective::effective_lines;
 use super::facts::SubjectFacts;
 use super::grants::Grants;
+use crate::auth::sessions::KnownSessions;
 use chrono::NaiveDate;
 use sea_orm::{DatabaseConnection, DbErr};
 use std::collections::HashMap;
@@ -35,23 +36,43 @@ pub struct Authz {
     /// False while changes made by other instances could go unnoticed (their
     /// notifications cannot reach us): then nothing is cached or served from cache.
     caching: AtomicBool,
+    /// Sessions checked recently (`auth::sessions`): invalidated with the grants.
+    sessions: Arc<KnownSessions>,
 }
 
 impl Authz {
     pub fn new(db: DatabaseConnection) -> Self {
         Self {
-            db,
             catalogue: RwLock::new(None),
             grants: Mutex::new(HashMap::new()),
             generation: AtomicU64::new(0),
             caching: AtomicBool::new(true),
+            sessions: Self::known_sessions(&db),
+            db,
         }
+    }
+
+    /// Known sessions only where every change is announced to this process: on
+    /// PostgreSQL (with the listener). On SQLite, another process (`verband
+    /// maintain` from cron) announces nothing, so every request checks its session.
+    fn known_sessions(db: &DatabaseConnection) -> Arc<KnownSessions> {
+        Arc::new(match db.get_database_backend() {
+            sea_orm::DatabaseBackend::Postgres => KnownSessions::default(),
+            _ => KnownSessions::off(),
+        })
+    }
+
+    /// The known sessions, for the authenticator: they follow every invalidation
+    /// of this cache, in this instance and announced by others.
+    pub fn sessions(&self) -> Arc<KnownSessions> {
+        self.sessions.clone()
     }
 
     /// Stops caching and drops everything cached: changes made elsewhere may go
     /// unnoticed from now on (no connection for notifications).
     pub fn suspend_caching(&self) {
         self.caching.store(false, Ordering::Release);
+        self.sessions.set_enabled(false);
         self.everything_changed();
     }
 
@@ -59,6 +80,7 @@ impl Authz {
     /// caching was suspended.
     pub fn resume_caching(&self) {
         self.everything_changed();
+        self.sessions.set_enabled(true);
         self.caching.store(true, Ordering::Release);
     }
 
@@ -120,6 +142,7 @@ impl Authz {
 impl Invalidate for Authz {
     fn user_changed(&self, user_id: i64) {
         self.generation.fetch_add(1, Ordering::AcqRel);
+        self.sessions.forget_user(user_id);
         if let Ok(mut map) = self.grants.lock() {
             map.retain(|(u, _), _| *u != user_id);
         }
@@ -127,6 +150,7 @@ impl Invalidate for Authz {
 
     fn everything_changed(&self) {
         self.generation.fetch_add(1, Ordering::AcqRel);
+        self.sessions.forget_all();
         if let Ok(mut slot) = self.catalogue.write() {
             *slot = None;
         }

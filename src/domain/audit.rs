@@ -35,10 +35,11 @@ pub async fn record<C: ConnectionTrait>(
     .map(|_| ())
 }
 
-/// Bank data read by `actor` (R12 fields, exports): one row per member, written in
-/// one statement per 1,000 members, so a page of 500 costs one insert. (A read
-/// has no transaction of its own: the rows are written after it, in the writers'
-/// turn.)
+/// Bank data read by `actor` (R12 fields, exports): one row per member, all in one
+/// statement whose text is the same for any number of members (the ids travel as
+/// one JSON parameter), so it is prepared once per connection and costs one round
+/// trip. (A read has no transaction of its own: the rows are written after it, in
+/// the writers' turn.)
 pub async fn record_bank_reads(
     conn: &sea_orm::DatabaseConnection,
     at: DateTime<Utc>,
@@ -46,23 +47,76 @@ pub async fn record_bank_reads(
     request_id: Option<String>,
     member_ids: &[i64],
 ) -> Result<(), DbErr> {
-    use sea_orm::EntityTrait;
-    let _turn = crate::db::writer_turn(conn).await?;
-    for chunk in member_ids.chunks(1_000) {
-        let rows = chunk.iter().map(|id| audit_event::ActiveModel {
-            at: Set(at),
-            actor_user_id: Set(actor_user_id),
-            action: Set(BANK_READ.to_owned()),
-            entity: Set("member".to_owned()),
-            entity_id: Set(id.to_string()),
-            before: Set(None),
-            after: Set(None),
-            request_id: Set(request_id.clone()),
-            ..Default::default()
-        });
-        audit_event::Entity::insert_many(rows).exec_without_returning(conn).await?;
+    use sea_orm::{DatabaseBackend, Statement};
+    if member_ids.is_empty() {
+        return Ok(());
     }
-    Ok(())
+    let ids = serde_json::Value::from(member_ids.iter().map(|id| id.to_string()).collect::<Vec<_>>());
+    let backend = conn.get_database_backend();
+    let sql = match backend {
+        DatabaseBackend::Postgres => {
+            "INSERT INTO audit_event (at, actor_user_id, action, entity, entity_id, request_id) \
+             SELECT $1, $2, $3, $4, e.value, $5 FROM jsonb_array_elements_text($6::jsonb) AS e(value)"
+        }
+        _ => {
+            "INSERT INTO audit_event (at, actor_user_id, action, entity, entity_id, request_id) \
+             SELECT ?, ?, ?, ?, e.value, ? FROM json_each(?) AS e"
+        }
+    };
+    let values: [sea_orm::Value; 6] = [
+        at.into(),
+        actor_user_id.into(),
+        BANK_READ.into(),
+        "member".into(),
+        request_id.into(),
+        ids.to_string().into(),
+    ];
+    let _turn = crate::db::writer_turn(conn).await?;
+    conn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await.map(|_| ())
+}
+
+/// The bank accounts of `members` (the caller holds bank.read on each), read on
+/// PostgreSQL in one statement with the audit rows of the reads of `audited`
+/// (those of `members` that are not the caller's own record): the rows come back
+/// only once the audit rows are stored, and no round trip or commit of its own is
+/// spent on the audit. None on SQLite (no writes inside a read there): read and
+/// audit as two statements.
+pub async fn read_bank_accounts(
+    conn: &sea_orm::DatabaseConnection,
+    at: DateTime<Utc>,
+    actor_user_id: Option<i64>,
+    request_id: Option<String>,
+    members: &[i64],
+    audited: &[i64],
+) -> Result<Option<Vec<entity::bank_account::Model>>, DbErr> {
+    use sea_orm::{DatabaseBackend, FromQueryResult, Statement};
+    let backend = conn.get_database_backend();
+    if backend != DatabaseBackend::Postgres {
+        return Ok(None);
+    }
+    let json = |ids: &[i64]| serde_json::Value::from(ids.iter().map(|id| id.to_string()).collect::<Vec<_>>());
+    let sql = "WITH read AS (\
+           SELECT b.member_id, b.iban, b.bic, b.account_holder, b.created_at, b.updated_at FROM bank_account b \
+           WHERE b.member_id IN (SELECT e.value::bigint FROM jsonb_array_elements_text($1::jsonb) AS e(value))), \
+         audited AS (\
+           INSERT INTO audit_event (at, actor_user_id, action, entity, entity_id, request_id) \
+           SELECT $2, $3, $4, $5, read.member_id::text, $6 FROM read \
+           WHERE read.member_id IN (SELECT e.value::bigint FROM jsonb_array_elements_text($7::jsonb) AS e(value))) \
+         SELECT member_id, iban, bic, account_holder, created_at, updated_at FROM read";
+    let values: [sea_orm::Value; 7] = [
+        json(members).to_string().into(),
+        at.into(),
+        actor_user_id.into(),
+        BANK_READ.into(),
+        "member".into(),
+        request_id.into(),
+        json(audited).to_string().into(),
+    ];
+    let rows = conn.query_all_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
+    rows.iter()
+        .map(|row| entity::bank_account::Model::from_query_result(row, ""))
+        .collect::<Result<Vec<_>, DbErr>>()
+        .map(Some)
 }
 
 /// The action of a bank-data read in the audit trail.

@@ -2,9 +2,10 @@
 //! changing them (R13, R17), each change with its audit record in one transaction.
 use super::seed::allocate_membership_numbers;
 use super::{Actor, DomainError, audit, validate};
+use crate::authz::Below;
 use crate::authz::Grants;
 use crate::authz::Permission;
-use crate::authz::members::{MemberAccess, member_access, visible_members, writes};
+use crate::authz::members::{MemberAccess, member_access, visible_members, visible_members_by, writes};
 use crate::authz::notify;
 use crate::authz::units::can_see_unit;
 use crate::db::{failure, write_transaction};
@@ -16,7 +17,7 @@ use entity::{
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, IntoActiveModel,
-    PaginatorTrait, QueryFilter, QuerySelect, Select, Set,
+    JoinType, PaginatorTrait, QueryFilter, QuerySelect, QueryTrait, RelationTrait, Select, Set,
 };
 use serde_json::json;
 use std::collections::HashMap;
@@ -31,13 +32,16 @@ pub struct MemberRow {
 
 /// The members of `select` that the caller may see, with their access: one
 /// statement (members joined with their home units, filtered by R11/R15/R17), plus
-/// one for pending transfers when the caller could read through one (R15).
+/// one for pending transfers when the caller could read through one (R15). For
+/// lookups by key (ids, a membership number): the scope is checked on the joined
+/// home unit's path, O(depth) per row, instead of building the set of units in
+/// scope as a list does.
 pub async fn visible_rows<C: ConnectionTrait>(
     conn: &C,
     grants: &Grants,
     select: Select<member::Entity>,
 ) -> Result<Vec<MemberRow>, DbErr> {
-    rows_with_access(conn, grants, select.filter(visible_members(grants))).await
+    rows_with_access(conn, grants, select.filter(visible_members_by(grants, Below::JoinedUnitPath))).await
 }
 
 /// Every member the caller may see (R11, R15, R17): the base of lists, counts,
@@ -52,7 +56,17 @@ pub async fn rows_with_access<C: ConnectionTrait>(
     grants: &Grants,
     select: Select<member::Entity>,
 ) -> Result<Vec<MemberRow>, DbErr> {
-    let rows = select.find_also_related(org_unit::Entity).all(conn).await?;
+    // The member's columns under their own names and the home unit's path: rows
+    // are read by name without building aliases per column and row.
+    let select = select
+        .column_as(Expr::col((org_unit::Entity, org_unit::Column::Path)), HOME_PATH)
+        .join(JoinType::InnerJoin, member::Relation::HomeUnit.def());
+    let rows = conn
+        .query_all_raw(select.build(conn.get_database_backend()))
+        .await?
+        .iter()
+        .map(|row| Ok((member_at(row)?, row.try_get_by_index::<String>(MEMBER_COLUMNS)?)))
+        .collect::<Result<Vec<_>, DbErr>>()?;
     let pending = if grants.holds_anywhere(Permission::MemberWrite) && !rows.is_empty() {
         pending_destinations(conn, rows.iter().map(|(m, _)| m.id)).await?
     } else {
@@ -60,8 +74,7 @@ pub async fn rows_with_access<C: ConnectionTrait>(
     };
     Ok(rows
         .into_iter()
-        .filter_map(|(member, unit)| {
-            let home_path = unit?.path;
+        .filter_map(|(member, home_path)| {
             let to: Vec<&str> =
                 pending.get(&member.id).map(|v| v.iter().map(String::as_str).collect()).unwrap_or_default();
             let access = member_access(grants, member.id, &home_path, &to);
@@ -70,6 +83,44 @@ pub async fn rows_with_access<C: ConnectionTrait>(
             access.visible().then_some(MemberRow { member, home_path, access })
         })
         .collect())
+}
+
+/// The alias of the home unit's path in member rows.
+const HOME_PATH: &str = "home_path";
+
+/// A member's columns come first in a row of `rows_with_access`, in the entity's
+/// order; the home unit's path follows them.
+const MEMBER_COLUMNS: usize = 24;
+
+/// The member in the first `MEMBER_COLUMNS` columns of `row`, read by position: a
+/// page of members is read without looking up column names per row and field.
+fn member_at(row: &sea_orm::QueryResult) -> Result<member::Model, DbErr> {
+    Ok(member::Model {
+        id: row.try_get_by_index(0)?,
+        membership_number: row.try_get_by_index(1)?,
+        home_unit_id: row.try_get_by_index(2)?,
+        first_name: row.try_get_by_index(3)?,
+        last_name: row.try_get_by_index(4)?,
+        birth_date: row.try_get_by_index(5)?,
+        gender: row.try_get_by_index(6)?,
+        email: row.try_get_by_index(7)?,
+        phone: row.try_get_by_index(8)?,
+        street: row.try_get_by_index(9)?,
+        postal_code: row.try_get_by_index(10)?,
+        city: row.try_get_by_index(11)?,
+        country: row.try_get_by_index(12)?,
+        status: row.try_get_by_index(13)?,
+        joined_on: row.try_get_by_index(14)?,
+        left_on: row.try_get_by_index(15)?,
+        voting_rights: row.try_get_by_index(16)?,
+        tags: row.try_get_by_index(17)?,
+        retention_until: row.try_get_by_index(18)?,
+        anonymized_at: row.try_get_by_index(19)?,
+        created_by: row.try_get_by_index(20)?,
+        updated_by: row.try_get_by_index(21)?,
+        created_at: row.try_get_by_index(22)?,
+        updated_at: row.try_get_by_index(23)?,
+    })
 }
 
 /// Paths of the destinations of pending transfers, per member.
@@ -756,4 +807,47 @@ pub async fn record_payment(
         .await?;
     txn.commit().await?;
     Ok(saved)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_orm::{IdenStatic, Iterable};
+
+    #[test]
+    fn member_rows_are_read_in_the_entitys_column_order() {
+        // `member_at` reads by position: the select lists the entity's columns in
+        // this order, then the home unit's path.
+        let names: Vec<&str> = member::Column::iter().map(|c| c.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "id",
+                "membership_number",
+                "home_unit_id",
+                "first_name",
+                "last_name",
+                "birth_date",
+                "gender",
+                "email",
+                "phone",
+                "street",
+                "postal_code",
+                "city",
+                "country",
+                "status",
+                "joined_on",
+                "left_on",
+                "voting_rights",
+                "tags",
+                "retention_until",
+                "anonymized_at",
+                "created_by",
+                "updated_by",
+                "created_at",
+                "updated_at",
+            ]
+        );
+        assert_eq!(names.len(), MEMBER_COLUMNS);
+    }
 }

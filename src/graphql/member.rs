@@ -11,7 +11,7 @@ use super::id::{self, Kind};
 use super::loaders::{Loaders, load_error};
 use super::not_null;
 use super::org_unit::OrgUnit;
-use super::redaction::{bank_read, redact};
+use super::redaction::{BankReads, bank_read, redact};
 use super::scalars::{Date, DateTime};
 use super::{db, request, signed_in};
 use crate::authz::explain::who_can_access;
@@ -28,7 +28,7 @@ use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
     ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select,
 };
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
@@ -602,11 +602,21 @@ pub async fn list(
 /// a page of 500 costs the same statements as a page of 10. Only what the caller may
 /// read is loaded (bank data only for rows with bank.read, …).
 async fn prime_page(ctx: &Context<'_>, rows: &[MemberRow]) -> async_graphql::Result<()> {
+    let look = ctx.look_ahead();
+    prime_members(ctx, rows, &[look.field("edges").field("node"), look.field("nodes")]).await
+}
+
+/// `prime_page` for the member rows of a selection `nodes` (a page's nodes, or a
+/// single lookup's field): its relations are then loaded already, without waiting
+/// for a DataLoader batch to fill.
+async fn prime_members(
+    ctx: &Context<'_>,
+    rows: &[MemberRow],
+    nodes: &[async_graphql::Lookahead<'_>],
+) -> async_graphql::Result<()> {
     if rows.is_empty() {
         return Ok(());
     }
-    let look = ctx.look_ahead();
-    let nodes = [look.field("edges").field("node"), look.field("nodes")];
     let wants = |name: &str| nodes.iter().any(|n| n.field(name).exists());
     let wants_in = |outer: &str, inner: &str| nodes.iter().any(|n| n.field(outer).field(inner).exists());
     let loaders = ctx.data::<Loaders>()?;
@@ -625,7 +635,7 @@ async fn prime_page(ctx: &Context<'_>, rows: &[MemberRow]) -> async_graphql::Res
         loader.load_many(keys).await.map_err(load_error)
     }
     let (_, _, _, assignments) = tokio::try_join!(
-        prime(&loaders.bank_account, wants("bankAccount"), ids(|r| r.access.bank())),
+        prime_bank_accounts(ctx, loaders, wants("bankAccount"), rows),
         prime(&loaders.sepa_mandates, wants("sepaMandates"), ids(|r| r.access.bank())),
         prime(&loaders.payments, wants("payments"), ids(|r| r.access.payments())),
         prime(&loaders.assignments_by_member, wants("assignments"), ids(|r| r.access.read())),
@@ -651,6 +661,50 @@ async fn prime_page(ctx: &Context<'_>, rows: &[MemberRow]) -> async_graphql::Res
     Ok(())
 }
 
+/// The bank accounts of the rows whose bank data the caller may read, into the
+/// loader: on PostgreSQL read together with the audit rows of those reads (one
+/// statement, `audit::read_bank_accounts`), elsewhere through the loader and
+/// audited when the response is complete.
+async fn prime_bank_accounts(
+    ctx: &Context<'_>,
+    loaders: &Loaders,
+    wanted: bool,
+    rows: &[MemberRow],
+) -> async_graphql::Result<()> {
+    let readable: Vec<i64> = rows.iter().filter(|r| r.access.bank()).map(|r| r.member.id).collect();
+    if !wanted || readable.is_empty() {
+        return Ok(());
+    }
+    let audited: Vec<i64> =
+        rows.iter().filter(|r| r.access.bank() && !r.access.is_self).map(|r| r.member.id).collect();
+    let req = request(ctx);
+    let read = crate::domain::audit::read_bank_accounts(
+        &*db(ctx).await?,
+        chrono::Utc::now(),
+        req.grants.user_id(),
+        req.request_id.clone(),
+        &readable,
+        &audited,
+    )
+    .await
+    .map_err(gql)?;
+    let Some(accounts) = read else {
+        loaders.bank_account.load_many(readable).await.map_err(load_error)?;
+        return Ok(());
+    };
+    let found: std::collections::HashSet<i64> = accounts.iter().map(|a| a.member_id).collect();
+    if let Some(reads) = ctx.data_opt::<Arc<BankReads>>() {
+        reads.audited(&audited.iter().copied().filter(|id| found.contains(id)).collect::<Vec<_>>());
+    }
+    let mut by_member: HashMap<i64, Option<bank_account::Model>> =
+        readable.iter().map(|id| (*id, None)).collect();
+    for account in accounts {
+        by_member.insert(account.member_id, Some(account));
+    }
+    loaders.bank_account.feed_many(by_member).await;
+    Ok(())
+}
+
 #[derive(Default)]
 pub struct MemberQuery;
 
@@ -672,9 +726,10 @@ impl MemberQuery {
     ) -> async_graphql::Result<Option<Member>> {
         let grants = &request(ctx).grants;
         let select =
-            visible_select(grants).filter(member::Column::MembershipNumber.eq(membership_number.trim()));
-        let row = rows_with_access(&*db(ctx).await?, grants, select).await.map_err(gql)?.pop();
-        Ok(row.map(Member))
+            member::Entity::find().filter(member::Column::MembershipNumber.eq(membership_number.trim()));
+        let rows = domain::visible_rows(&*db(ctx).await?, grants, select).await.map_err(gql)?;
+        prime_members(ctx, &rows, &[ctx.look_ahead()]).await?;
+        Ok(rows.into_iter().next().map(Member))
     }
 
     /// The members the caller may see (R11), filtered, as a Relay connection.

@@ -89,6 +89,8 @@ impl Redactions {
 #[derive(Debug, Default)]
 pub struct BankReads {
     members: Mutex<std::collections::BTreeSet<i64>>,
+    /// Reads audited already, in the statement that read them.
+    audited: Mutex<std::collections::BTreeSet<i64>>,
 }
 
 impl BankReads {
@@ -102,8 +104,21 @@ impl BankReads {
         }
     }
 
+    /// Reads of these members were audited when they were loaded.
+    pub fn audited(&self, member_ids: &[i64]) {
+        if let Ok(mut a) = self.audited.lock() {
+            a.extend(member_ids.iter().copied());
+        }
+    }
+
+    /// The members whose bank data the response holds and whose reads are still to
+    /// be audited.
     pub fn members(&self) -> Vec<i64> {
-        self.members.lock().map(|m| m.iter().copied().collect()).unwrap_or_default()
+        let audited = self.audited.lock().map(|a| a.clone()).unwrap_or_default();
+        self.members
+            .lock()
+            .map(|m| m.iter().copied().filter(|id| !audited.contains(id)).collect())
+            .unwrap_or_default()
     }
 }
 

@@ -142,7 +142,7 @@ impl AuthMutation {
     async fn logout(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
         let me = authenticated(ctx)?;
         let session = me.session_id.unwrap_or_default();
-        ctx.data::<Arc<Authenticator>>()?.logout(&session, Utc::now()).await.map_err(gql)?;
+        ctx.data::<Arc<Authenticator>>()?.logout(me.user_id, &session, Utc::now()).await.map_err(gql)?;
         Ok(true)
     }
 

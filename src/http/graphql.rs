@@ -602,12 +602,17 @@ fn respond(
     } else {
         StatusCode::OK
     });
-    let body = serde_json::to_value(&response).and_then(|mut body| {
-        if request_error && let Some(object) = body.as_object_mut() {
-            object.remove("data");
-        }
-        serde_json::to_vec(&body)
-    });
+    // Straight to bytes; only a request error goes through a JSON tree to drop `data`.
+    let body = if request_error {
+        serde_json::to_value(&response).and_then(|mut body| {
+            if let Some(object) = body.as_object_mut() {
+                object.remove("data");
+            }
+            serde_json::to_vec(&body)
+        })
+    } else {
+        serde_json::to_vec(&response)
+    };
     let body = match body {
         Ok(body) => body,
         Err(e) => {

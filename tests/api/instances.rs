@@ -253,3 +253,24 @@ async fn expired_pending_sign_ins_are_refused_and_cleaned_up() {
     assert_eq!(left.len(), 1, "only the new one: {left:?}");
     assert_ne!(left[0].state_hash, "0".repeat(64));
 }
+
+#[tokio::test]
+async fn a_logout_through_one_instance_ends_the_session_on_another_within_a_second() {
+    if !is_postgres() {
+        eprintln!("skipped: several instances need PostgreSQL");
+        return;
+    }
+    let a = TestServer::demo().await;
+    let b = another_instance(&a).await;
+    let token = a.token("ssm.isar").await;
+    let viewer =
+        async |server: &TestServer| server.gql_as(&token, "{ viewer { username } }", json!({})).await.0;
+    // Instance B knows the session (checked once, then without statements).
+    assert_eq!(viewer(&b).await, 200);
+    assert_eq!(viewer(&b).await, 200);
+    let (_, body) = a.gql_as(&token, "mutation { logout }", json!({})).await;
+    assert_eq!(body["data"]["logout"], true, "{body}");
+    let took =
+        within(Duration::from_secs(1), "the logout on instance B", async || viewer(&b).await == 401).await;
+    println!("a logout ended the session on the other instance after {took:?}");
+}

@@ -203,8 +203,15 @@ async fn r18_a_system_auditor_sees_who_did_what_when_and_no_member_data() {
     assert_eq!(update["entity"], "member");
     assert_eq!(update["entityId"], member.id.to_string());
     assert!(update["at"].is_string() && update["requestId"].is_string());
-    // No member data, anywhere in the response.
-    let text = body.to_string();
+    // No member data, anywhere in the response (request ids are random UUIDs,
+    // which may contain "4711" by chance).
+    let mut scanned = body.clone();
+    if let Some(nodes) = scanned["data"]["auditLog"]["nodes"].as_array_mut() {
+        for n in nodes {
+            n["requestId"] = Value::Null;
+        }
+    }
+    let text = scanned.to_string();
     for secret in SECRETS {
         assert!(!text.contains(secret), "{secret} leaked to a system auditor: {text}");
     }

@@ -1,6 +1,6 @@
 //! Local sign-in over HTTP: login, bearer tokens, lockout, logout, setPassword, and
 //! who may not sign in (docs/workflows.md, README "Signing in").
-use crate::common::{TestDb, TestServer, error_code, error_field};
+use crate::common::{TestDb, TestServer, error_code, error_field, is_postgres};
 use entity::{MemberStatus, Visibility, member, org_unit, user};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
 use serde_json::{Value, json};
@@ -334,4 +334,64 @@ async fn linking_an_external_identity_needs_user_manage_and_is_unique() {
     assert_eq!(server.user("bsm").await.external_subject.as_deref(), Some("https://id.example.org|abc"));
     let (_, body) = server.gql_as(&admin, q, json!({ "u": lsm })).await;
     assert_eq!((error_code(&body), error_field(&body)), (Some("CONFLICT"), Some("subject")), "{body}");
+}
+
+async fn statements_so_far(server: &TestServer) -> u64 {
+    let text = server.get("/metrics").await.text().await.expect("metrics");
+    text.lines()
+        .find_map(|l| l.strip_prefix("verband_sql_statements_total "))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .map(|v| v as u64)
+        .expect("verband_sql_statements_total on /metrics")
+}
+
+/// The statements a request with `token` causes that needs nothing else from the
+/// database: its authentication (grants are cached after the first request).
+async fn authentication_statements(server: &TestServer, token: &str) -> (u16, u64) {
+    let before = statements_so_far(server).await;
+    let (status, _) = server.gql_as(token, "{ __typename }", json!({})).await;
+    (status, statements_so_far(server).await - before)
+}
+
+#[tokio::test]
+async fn a_known_session_costs_no_statement_and_logout_still_ends_it_at_once() {
+    let server = TestServer::demo().await;
+    let token = server.token("lsm.bayern").await;
+    let (status, first) = authentication_statements(&server, &token).await;
+    assert_eq!(status, 200);
+    assert!(first > 3, "the first request checks the session and compiles the grants");
+    // Then the session is known where other processes announce their changes
+    // (PostgreSQL); on SQLite every request checks session, user and member.
+    let known = if is_postgres() { 0 } else { 3 };
+    assert_eq!(authentication_statements(&server, &token).await, (200, known));
+    assert_eq!(authentication_statements(&server, &token).await, (200, known));
+
+    let (_, body) = server.gql_as(&token, "mutation { logout }", json!({})).await;
+    assert_eq!(body["data"]["logout"], true, "{body}");
+    assert_eq!(authentication_statements(&server, &token).await.0, 401, "logged out: refused at once");
+}
+
+#[tokio::test]
+async fn r6_a_known_session_ends_at_once_when_its_user_is_disabled_or_changes_the_password() {
+    let server = TestServer::demo().await;
+    let pegnitz = server.token("sf.pegnitz").await;
+    assert_eq!(authentication_statements(&server, &pegnitz).await.0, 200);
+    assert_eq!(authentication_statements(&server, &pegnitz).await.0, 200, "known");
+    let admin = server.token("useradmin").await;
+    let q = "mutation($u: ID!) { setUserDisabled(userId: $u, disabled: true) { disabled } }";
+    let (_, body) =
+        server.gql_as(&admin, q, json!({ "u": user_gid(server.user("sf.pegnitz").await.id) })).await;
+    assert_eq!(body["data"]["setUserDisabled"]["disabled"], true, "{body}");
+    assert_eq!(authentication_statements(&server, &pegnitz).await.0, 401, "disabled: refused at once");
+
+    let first = server.token("bsm").await;
+    let second = server.token("bsm").await;
+    assert_eq!(authentication_statements(&server, &second).await.0, 200);
+    assert_eq!(authentication_statements(&server, &second).await.0, 200, "known");
+    let (_, body) = server
+        .gql_as(&first, SET_PASSWORD, json!({ "old": DEMO_PASSWORD, "new": "a brand new secret" }))
+        .await;
+    assert_eq!(body["data"]["setPassword"], true, "{body}");
+    assert_eq!(authentication_statements(&server, &second).await.0, 401, "the other session ended at once");
+    assert_eq!(authentication_statements(&server, &first).await.0, 200, "this one stays");
 }

@@ -1207,6 +1207,8 @@ impl Run<'_> {
                 .all(txn)
                 .await?
             {
+                // Their rights and sign-in (R6) follow on every instance.
+                crate::authz::notify::announce(txn, crate::authz::notify::Change::User(u.id)).await?;
                 self.users_changed.insert(u.id);
             }
         }
