@@ -161,6 +161,16 @@ impl Grants {
         permissions.minus(held)
     }
 
+    /// Held at the root and below it (a federation-wide office): every unit, which
+    /// a condition need not spell out as the set of all units.
+    fn covers_the_tree(&self, permission: Permission) -> bool {
+        self.below.iter().any(|(unit, set, path)| {
+            set.contains(permission)
+                && org_unit::path_ids(path).count() == 1
+                && self.at_unit_id(*unit).contains(permission)
+        })
+    }
+
     /// SQL: the unit whose id is in `unit_id` lies where `permission` holds.
     /// One condition, usable in any list, count, filter or export.
     pub fn unit_condition(&self, permission: Permission, unit_id: impl ColumnTrait) -> Condition {
@@ -177,7 +187,7 @@ impl Grants {
         if permission.kind() == GroupKind::System {
             return bool_condition(self.system.contains(permission));
         }
-        if self.everywhere.contains(permission) {
+        if self.everywhere.contains(permission) || self.covers_the_tree(permission) {
             return Condition::all();
         }
         let mut cond = Condition::any();
@@ -303,6 +313,19 @@ mod tests {
         assert_eq!(g.missing_throughout_below(PermSet::of(MemberWrite), "/1/2/"), PermSet::of(MemberWrite));
         // Not below /1/.
         assert_eq!(g.missing_throughout_below(PermSet::of(MemberRead), "/1/"), PermSet::of(MemberRead));
+    }
+
+    #[test]
+    fn r2_r3_level_and_tree_grants_at_the_root_need_no_unit_set_in_sql() {
+        let read = [Permission::MemberRead];
+        let whole = Grants::compile(1, None, &[line(&read, at(1, "/1/")), line(&read, below(1, "/1/"))]);
+        assert!(whole.covers_the_tree(Permission::MemberRead));
+        assert!(!whole.covers_the_tree(Permission::BankRead));
+        // Below the root only (not at it), or level and tree at a state: not the whole tree.
+        let below_only = Grants::compile(1, None, &[line(&read, below(1, "/1/"))]);
+        assert!(!below_only.covers_the_tree(Permission::MemberRead));
+        let state = Grants::compile(1, None, &[line(&read, at(2, "/1/2/")), line(&read, below(2, "/1/2/"))]);
+        assert!(!state.covers_the_tree(Permission::MemberRead));
     }
 
     #[test]
