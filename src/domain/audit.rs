@@ -51,7 +51,6 @@ pub async fn record_bank_reads(
     if member_ids.is_empty() {
         return Ok(());
     }
-    let ids = serde_json::Value::from(member_ids.iter().map(|id| id.to_string()).collect::<Vec<_>>());
     let backend = conn.get_database_backend();
     let sql = match backend {
         DatabaseBackend::Postgres => {
@@ -69,7 +68,7 @@ pub async fn record_bank_reads(
         BANK_READ.into(),
         "member".into(),
         request_id.into(),
-        ids.to_string().into(),
+        id_list(member_ids).into(),
     ];
     let _turn = crate::db::writer_turn(conn).await?;
     conn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await.map(|_| ())
@@ -94,7 +93,6 @@ pub async fn read_bank_accounts(
     if backend != DatabaseBackend::Postgres {
         return Ok(None);
     }
-    let json = |ids: &[i64]| serde_json::Value::from(ids.iter().map(|id| id.to_string()).collect::<Vec<_>>());
     let sql = "WITH read AS (\
            SELECT b.member_id, b.iban, b.bic, b.account_holder, b.created_at, b.updated_at FROM bank_account b \
            WHERE b.member_id IN (SELECT e.value::bigint FROM jsonb_array_elements_text($1::jsonb) AS e(value))), \
@@ -104,19 +102,25 @@ pub async fn read_bank_accounts(
            WHERE read.member_id IN (SELECT e.value::bigint FROM jsonb_array_elements_text($7::jsonb) AS e(value))) \
          SELECT member_id, iban, bic, account_holder, created_at, updated_at FROM read";
     let values: [sea_orm::Value; 7] = [
-        json(members).to_string().into(),
+        id_list(members).into(),
         at.into(),
         actor_user_id.into(),
         BANK_READ.into(),
         "member".into(),
         request_id.into(),
-        json(audited).to_string().into(),
+        id_list(audited).into(),
     ];
     let rows = conn.query_all_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
     rows.iter()
         .map(|row| entity::bank_account::Model::from_query_result(row, ""))
         .collect::<Result<Vec<_>, DbErr>>()
         .map(Some)
+}
+
+/// Member ids as one JSON parameter (an array of strings, as `entity_id` stores
+/// them): one statement text for any number of ids.
+fn id_list(ids: &[i64]) -> String {
+    serde_json::Value::from(ids.iter().map(|id| id.to_string()).collect::<Vec<_>>()).to_string()
 }
 
 /// The action of a bank-data read in the audit trail.

@@ -56,8 +56,8 @@ pub async fn rows_with_access<C: ConnectionTrait>(
     grants: &Grants,
     select: Select<member::Entity>,
 ) -> Result<Vec<MemberRow>, DbErr> {
-    // The member's columns under their own names and the home unit's path: rows
-    // are read by name without building aliases per column and row.
+    // The member's columns, then the home unit's path: rows are read by position
+    // (`member_at`), without aliases or name lookups per column and row.
     let select = select
         .column_as(Expr::col((org_unit::Entity, org_unit::Column::Path)), HOME_PATH)
         .join(JoinType::InnerJoin, member::Relation::HomeUnit.def());

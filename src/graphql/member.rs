@@ -692,14 +692,16 @@ async fn prime_bank_accounts(
         loaders.bank_account.load_many(readable).await.map_err(load_error)?;
         return Ok(());
     };
-    let found: std::collections::HashSet<i64> = accounts.iter().map(|a| a.member_id).collect();
-    if let Some(reads) = ctx.data_opt::<Arc<BankReads>>() {
-        reads.audited(&audited.iter().copied().filter(|id| found.contains(id)).collect::<Vec<_>>());
-    }
     let mut by_member: HashMap<i64, Option<bank_account::Model>> =
         readable.iter().map(|id| (*id, None)).collect();
     for account in accounts {
         by_member.insert(account.member_id, Some(account));
+    }
+    // Audited with the read: the members that have an account (and are not the caller).
+    if let Some(reads) = ctx.data_opt::<Arc<BankReads>>() {
+        let stored: Vec<i64> =
+            audited.into_iter().filter(|id| by_member.get(id).is_some_and(Option::is_some)).collect();
+        reads.audited(&stored);
     }
     loaders.bank_account.feed_many(by_member).await;
     Ok(())

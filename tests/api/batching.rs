@@ -1,7 +1,7 @@
 //! A list is one SQL statement plus a constant number of batched loads (DESIGN.md
 //! section 8): a page of members with every relation costs the same number of
 //! statements for 10 rows as for 500, counted by the server itself on `/metrics`.
-use crate::common::{TestDb, TestServer, hasher};
+use crate::common::{TestDb, TestServer, hasher, statements_so_far};
 use entity::{activity, assignment, user};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
@@ -16,15 +16,6 @@ pub const FULL_PAGE: &str = "query($first: Int!, $after: String) { members(first
     sepaMandates { reference status }
     payments { amountCents paidOn }
   } } } }";
-
-async fn statements_so_far(server: &TestServer) -> u64 {
-    let text = server.get("/metrics").await.text().await.expect("metrics");
-    text.lines()
-        .find_map(|l| l.strip_prefix("verband_sql_statements_total "))
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .map(|v| v as u64)
-        .expect("verband_sql_statements_total on /metrics")
-}
 
 /// The statements one request causes (requests of this test run one at a time).
 async fn statements_of(server: &TestServer, token: &str, first: i64, after: Option<&str>) -> (u64, Value) {

@@ -440,3 +440,14 @@ pub async fn members_without_login(conn: &DatabaseConnection, unit_name: &str) -
         .filter(|m| units.contains(&m.home_unit_id) && !with_login.contains(&m.id))
         .collect()
 }
+
+/// The server's count of SQL statements so far (`/metrics`), for the statements one
+/// request causes (tests that use it send one request at a time).
+pub async fn statements_so_far(server: &TestServer) -> u64 {
+    let text = server.get("/metrics").await.text().await.expect("metrics");
+    text.lines()
+        .find_map(|l| l.strip_prefix("verband_sql_statements_total "))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .map(|v| v as u64)
+        .expect("verband_sql_statements_total on /metrics")
+}

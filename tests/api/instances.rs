@@ -21,6 +21,18 @@ async fn another_instance(first: &TestServer) -> TestServer {
     TestServer::start(first.db.shared()).await
 }
 
+/// Two instances on one demo database, or None on SQLite (one process: no
+/// notifications between instances to test).
+async fn two_demo_instances() -> Option<(TestServer, TestServer)> {
+    if !is_postgres() {
+        eprintln!("skipped: several instances need PostgreSQL");
+        return None;
+    }
+    let a = TestServer::demo().await;
+    let b = another_instance(&a).await;
+    Some((a, b))
+}
+
 /// Polls `check` until it is true; returns how long that took, or panics after
 /// `limit`.
 async fn within(limit: Duration, what: &str, mut check: impl AsyncFnMut() -> bool) -> Duration {
@@ -68,12 +80,7 @@ async fn assignment_of(conn: &DatabaseConnection, member_id: i64) -> assignment:
 
 #[tokio::test]
 async fn r5_r10_a_revoked_office_and_a_removed_permission_stop_working_on_another_instance_within_a_second() {
-    if !is_postgres() {
-        eprintln!("skipped: several instances need PostgreSQL");
-        return;
-    }
-    let a = TestServer::demo().await;
-    let b = another_instance(&a).await;
+    let Some((a, b)) = two_demo_instances().await else { return };
     let conn = a.db.connect().await;
     let member = isar_member_with_bank_data(&conn).await;
     // ssm.isar: treasurer at Stamm Isar (member.read, bank.read, payment.read).
@@ -256,12 +263,7 @@ async fn expired_pending_sign_ins_are_refused_and_cleaned_up() {
 
 #[tokio::test]
 async fn a_logout_through_one_instance_ends_the_session_on_another_within_a_second() {
-    if !is_postgres() {
-        eprintln!("skipped: several instances need PostgreSQL");
-        return;
-    }
-    let a = TestServer::demo().await;
-    let b = another_instance(&a).await;
+    let Some((a, b)) = two_demo_instances().await else { return };
     let token = a.token("ssm.isar").await;
     let viewer =
         async |server: &TestServer| server.gql_as(&token, "{ viewer { username } }", json!({})).await.0;

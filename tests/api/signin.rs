@@ -1,6 +1,6 @@
 //! Local sign-in over HTTP: login, bearer tokens, lockout, logout, setPassword, and
 //! who may not sign in (docs/workflows.md, README "Signing in").
-use crate::common::{TestDb, TestServer, error_code, error_field, is_postgres};
+use crate::common::{TestDb, TestServer, error_code, error_field, is_postgres, statements_so_far};
 use entity::{MemberStatus, Visibility, member, org_unit, user};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
 use serde_json::{Value, json};
@@ -334,15 +334,6 @@ async fn linking_an_external_identity_needs_user_manage_and_is_unique() {
     assert_eq!(server.user("bsm").await.external_subject.as_deref(), Some("https://id.example.org|abc"));
     let (_, body) = server.gql_as(&admin, q, json!({ "u": lsm })).await;
     assert_eq!((error_code(&body), error_field(&body)), (Some("CONFLICT"), Some("subject")), "{body}");
-}
-
-async fn statements_so_far(server: &TestServer) -> u64 {
-    let text = server.get("/metrics").await.text().await.expect("metrics");
-    text.lines()
-        .find_map(|l| l.strip_prefix("verband_sql_statements_total "))
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .map(|v| v as u64)
-        .expect("verband_sql_statements_total on /metrics")
 }
 
 /// The statements a request with `token` causes that needs nothing else from the
